@@ -1,0 +1,1 @@
+"""The reconciler: plan/apply engine and its front ends (CLI, git sync, Kopf operator)."""

@@ -1,0 +1,29 @@
+"""The root click group and the options every command shares."""
+
+from __future__ import annotations
+
+import click
+
+DB_HELP = "SQLAlchemy URL of the switch database (default: $TRUNKLINE_DB or sqlite:///trunkline.db)"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="trunkline", prog_name="trunkline")
+def cli() -> None:
+    """Trunkline: declare a carrier's switch as code; plan and apply it to the switch database."""
+
+
+def db_option(function):  # type: ignore[no-untyped-def]
+    return click.option("--db", "db_url", envvar="TRUNKLINE_DB", default=None, help=DB_HELP)(function)
+
+
+def output_option(*choices: str, default: str = "text"):  # type: ignore[no-untyped-def]
+    return click.option(
+        "--output",
+        "-o",
+        "output",
+        type=click.Choice([default, *choices]),
+        default=default,
+        show_default=True,
+        help="output format",
+    )

@@ -1,0 +1,338 @@
+"""Load manifests (files, directories, stdin) into a validated ``DesiredState``.
+
+Every problem in the input is collected and raised together as one ``ValidationError``;
+nothing but that error type leaves ``load`` for bad input, whatever the bytes were.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError as PydanticValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from resources.checks import check_all
+from resources.decks import load_deck, parse_deck
+from resources.errors import Problem, ValidationError
+from resources.kinds.ratecard import RateCard, duplicate_rates
+from resources.meta import DEFAULT_NAMESPACE, ObjectKey, Resource
+from resources.positions import PositionIndex
+from resources.state import DesiredState, Source
+from resources.versions import DEFAULT_REGISTRY, Registry, UnknownKind, UnknownVersion
+
+IGNORE_FILE = ".trunklineignore"
+STDIN = "-"
+_SUFFIXES = (".yaml", ".yml")
+
+
+def _ignored_patterns(directory: Path) -> list[str]:
+    ignore = directory / IGNORE_FILE
+    if not ignore.is_file():
+        return []
+    lines = ignore.read_text(encoding="utf-8").splitlines()
+    return [line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")]
+
+
+def manifest_files(root: Path) -> list[Path]:
+    """YAML files under ``root``, sorted, skipping hidden entries and ``.trunklineignore`` globs."""
+    found: list[Path] = []
+
+    def walk(directory: Path, patterns: list[str], base: Path) -> None:
+        patterns = patterns + [str(directory.relative_to(base) / p) for p in _ignored_patterns(directory)]
+        for entry in sorted(directory.iterdir()):
+            relative = str(entry.relative_to(base))
+            if entry.name.startswith(".") or any(fnmatch.fnmatch(relative, p) for p in patterns):
+                continue
+            if entry.is_dir():
+                walk(entry, patterns, base)
+            elif entry.suffix in _SUFFIXES:
+                found.append(entry)
+
+    walk(root, [], root)
+    return found
+
+
+def _field_path(loc: Sequence[Any]) -> list[Any]:
+    """Drop pydantic's union/validator tags from an error location, keep keys and indexes."""
+    path: list[Any] = []
+    for part in loc:
+        if isinstance(part, int) or (isinstance(part, str) and part[:1].islower() and "[" not in part):
+            path.append(part)
+    return path
+
+
+def _render_path(path: Sequence[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _allowed_fields(model: type[Any], path: Sequence[Any]) -> list[str]:
+    """The camelCase field names allowed at ``path`` (for 'did you mean' hints)."""
+    current: Any = model
+    for part in path:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if fields is None:
+            return []
+        match = next((f for n, f in fields.items() if (f.alias or n) == part), None)
+        if match is None:
+            return []
+        current = _inner_model(match.annotation)
+    fields = getattr(current, "model_fields", None)
+    return [f.alias or n for n, f in fields.items()] if fields else []
+
+
+def _inner_model(annotation: Any) -> Any:
+    from typing import get_args
+
+    if hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in get_args(annotation):
+        inner = _inner_model(arg)
+        if inner is not None:
+            return inner
+    return None
+
+
+def _message(error: Any, model: type[Resource], path: list[Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        name = path[-1] if path else "?"
+        allowed = _allowed_fields(model, path[:-1])
+        close = difflib.get_close_matches(str(name), allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown field {name!r}{hint}"
+    if kind == "missing":
+        return "required field is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind in ("literal_error", "int_type", "bool_type", "string_type", "model_type", "list_type"):
+        message += f", got {error.get('input')!r}"
+    return message
+
+
+class _Loader:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.state = DesiredState(positions=PositionIndex())
+        self.problems: list[Problem] = []
+        self._decks: list[tuple[ObjectKey, Path]] = []
+        self._config_map_decks: list[ObjectKey] = []
+
+    def problem(self, message: str, file: str, document: int, path: tuple[Any, ...] = (), **kw: Any) -> None:
+        position = self.state.positions.find(file, document, path)
+        self.problems.append(
+            Problem(
+                message,
+                file=file,
+                line=position.line if position else None,
+                column=position.column if position else None,
+                **kw,
+            )
+        )
+
+    def load_text(self, text: str, file: str) -> None:
+        self.state.positions.add_text(file, text)
+        try:
+            documents = list(YAML(typ="safe", pure=False).load_all(text))
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+            self.problems.append(
+                Problem(
+                    f"invalid YAML: {message}",
+                    file=file,
+                    line=mark.line + 1 if mark else None,
+                    column=mark.column + 1 if mark else None,
+                )
+            )
+            return
+        except (YAMLError, ValueError, TypeError, RecursionError) as exc:
+            self.problems.append(Problem(f"invalid YAML: {exc}", file=file))
+            return
+        for index, document in enumerate(documents):
+            if document is not None:
+                self.load_document(document, file, index)
+
+    def load_document(self, document: Any, file: str, index: int) -> None:
+        if not isinstance(document, dict):
+            self.problem(f"expected a mapping with apiVersion and kind, got {type(document).__name__}", file, index)
+            return
+        api_version, kind = document.get("apiVersion"), document.get("kind")
+        metadata = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
+        name = metadata.get("name") if isinstance(metadata.get("name"), str) else None
+        namespace = metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else DEFAULT_NAMESPACE
+        ident: dict[str, Any] = {"kind": kind if isinstance(kind, str) else None, "namespace": namespace, "name": name}
+        for field in ("apiVersion", "kind"):
+            if not isinstance(document.get(field), str):
+                self.problem("required field is missing", file, index, (field,), field=field, **ident)
+                return
+        if api_version == "v1" and kind == "ConfigMap":
+            self.load_config_map(document, file, index, namespace, name)
+            return
+        try:
+            model = self.registry.model(kind)
+            manifest = self.registry.to_storage(document)
+        except UnknownKind:
+            known = ", ".join(self.registry.kinds)
+            self.problem(f"unknown kind {kind!r}; Trunkline kinds are {known}", file, index, ("kind",), **ident)
+            return
+        except UnknownVersion as exc:
+            self.problem(str(exc), file, index, ("apiVersion",), field="apiVersion", **ident)
+            return
+        except Exception as exc:  # a conversion function failing is the input's fault
+            self.problem(f"cannot convert {api_version}: {exc}", file, index, ("apiVersion",), **ident)
+            return
+        try:
+            obj = model.model_validate(manifest)
+        except PydanticValidationError as exc:
+            for error in exc.errors():
+                path = _field_path(error["loc"])
+                self.problem(
+                    _message(error, model, path),
+                    file,
+                    index,
+                    tuple(path),
+                    field=_render_path(path) or None,
+                    **ident,
+                )
+            return
+        self.add(obj, Source(file, index))
+
+    def add(self, obj: Resource, source: Source) -> None:
+        key = obj.key
+        if key in self.state.objects:
+            first = self.state.position(key)
+            where = f" (first at {first.file}:{first.line})" if first else ""
+            self.problem(
+                f"duplicate object: {key} is declared twice{where}",
+                source.file,
+                source.document,
+                ("metadata", "name"),
+                kind=key.kind,
+                namespace=key.namespace,
+                name=key.name,
+                field="metadata.name",
+            )
+            return
+        self.state.add(obj, source)
+        if isinstance(obj, RateCard) and obj.spec.rates_from is not None:
+            if obj.spec.rates_from.csv is not None:
+                self._decks.append((key, Path(source.file).parent / obj.spec.rates_from.csv))
+            else:
+                self._config_map_decks.append(key)
+        elif isinstance(obj, RateCard):
+            self.check_rates(obj)
+
+    def load_config_map(
+        self, document: dict[str, Any], file: str, index: int, namespace: str, name: str | None
+    ) -> None:
+        data = document.get("data") or {}
+        if name is None or not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            self.problem("a ConfigMap needs metadata.name and string data", file, index, kind="ConfigMap")
+            return
+        self.state.config_maps[(namespace, name)] = dict(data)
+
+    def check_rates(self, card: RateCard, deck: str | None = None) -> None:
+        source = self.state.sources[card.key]
+        for rate_index, message in duplicate_rates(card.spec.rates or []):
+            path = ("spec", "rates", rate_index, "prefix")
+            self.problem(
+                message,
+                deck or source.file,
+                source.document,
+                () if deck else path,
+                kind=card.kind,
+                namespace=card.metadata.namespace,
+                name=card.metadata.name,
+                field=_render_path(path) if not deck else "ratesFrom",
+            )
+
+    def resolve_decks(self) -> None:
+        for key, path in self._decks:
+            rates, problems = load_deck(path)
+            self._set_rates(key, rates, problems, str(path))
+        for key in self._config_map_decks:
+            card = self.state.objects[key]
+            assert isinstance(card, RateCard) and card.spec.rates_from and card.spec.rates_from.config_map_ref
+            ref = card.spec.rates_from.config_map_ref
+            data = self.state.config_maps.get((key.namespace, ref.name), {})
+            if ref.key not in data:
+                source = self.state.sources[key]
+                self.problem(
+                    f"ConfigMap {ref.name!r} with key {ref.key!r} is not declared in namespace {key.namespace}",
+                    source.file,
+                    source.document,
+                    ("spec", "ratesFrom", "configMapRef"),
+                    kind=key.kind,
+                    namespace=key.namespace,
+                    name=key.name,
+                    field="spec.ratesFrom.configMapRef",
+                )
+                continue
+            rates, problems = parse_deck(data[ref.key], file=f"ConfigMap/{key.namespace}/{ref.name}[{ref.key}]")
+            self._set_rates(key, rates, problems, None)
+
+    def _set_rates(self, key: ObjectKey, rates: list[Any], problems: list[Problem], deck: str | None) -> None:
+        ident = {"kind": key.kind, "namespace": key.namespace, "name": key.name}
+        self.problems.extend(
+            Problem(p.message, file=p.file, line=p.line, column=p.column, field=p.field, **ident) for p in problems
+        )
+        card = self.state.objects[key]
+        assert isinstance(card, RateCard)
+        resolved = card.model_copy(update={"spec": card.spec.model_copy(update={"rates": rates})})
+        self.state.objects[key] = resolved
+        self.check_rates(resolved, deck)
+
+
+def load(
+    paths: Iterable[str | Path],
+    *,
+    stdin: TextIO | None = None,
+    registry: Registry = DEFAULT_REGISTRY,
+) -> DesiredState:
+    """Load and validate manifests; raise ``ValidationError`` listing every problem."""
+    loader = _Loader(registry)
+    for raw in paths:
+        if str(raw) == STDIN:
+            loader.load_text((stdin or sys.stdin).read(), "<stdin>")
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            files = manifest_files(path)
+        elif path.is_file():
+            files = [path]
+        else:
+            loader.problems.append(Problem("no such file or directory", file=str(path)))
+            continue
+        for file in files:
+            try:
+                text = file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                loader.problems.append(Problem(f"cannot read manifest: {exc}", file=str(file)))
+                continue
+            loader.load_text(text, str(file))
+    loader.resolve_decks()
+    loader.problems.extend(check_all(loader.state))
+    if loader.problems:
+        raise ValidationError(loader.problems)
+    return loader.state
+
+
+def load_text(text: str, *, file: str = "<input>", registry: Registry = DEFAULT_REGISTRY) -> DesiredState:
+    """Load manifests from a string (tests, the operator, the Pulumi provider)."""
+    loader = _Loader(registry)
+    loader.load_text(text, file)
+    loader.resolve_decks()
+    loader.problems.extend(check_all(loader.state))
+    if loader.problems:
+        raise ValidationError(loader.problems)
+    return loader.state

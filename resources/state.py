@@ -1,0 +1,53 @@
+"""DesiredState: every declared object, indexed by (kind, namespace, name), with its source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from resources.meta import ObjectKey, Resource
+from resources.positions import Position, PositionIndex
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where an object was declared: a file and the index of its YAML document in that file."""
+
+    file: str
+    document: int
+
+
+@dataclass
+class DesiredState:
+    objects: dict[ObjectKey, Resource] = field(default_factory=dict)
+    sources: dict[ObjectKey, Source] = field(default_factory=dict)
+    config_maps: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    positions: PositionIndex = field(default_factory=PositionIndex, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(self.objects.values())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.objects
+
+    def get(self, key: ObjectKey) -> Resource | None:
+        return self.objects.get(key)
+
+    def of_kind(self, kind: str) -> list[Resource]:
+        return [obj for key, obj in self.objects.items() if key.kind == kind]
+
+    def add(self, obj: Resource, source: Source | None = None) -> None:
+        self.objects[obj.key] = obj
+        if source is not None:
+            self.sources[obj.key] = source
+
+    def position(self, key: ObjectKey, path: tuple[Any, ...] = ()) -> Position | None:
+        """File, line and column of an object (or one of its fields), found on demand."""
+        source = self.sources.get(key)
+        if source is None:
+            return None
+        return self.positions.find(source.file, source.document, path)
