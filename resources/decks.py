@@ -99,6 +99,15 @@ def parse_deck(text: str, *, file: str, first_line: int = 1) -> tuple[list[Rate]
             message = str(error["msg"]).removeprefix("Value error, ")
             problems.append(Problem(message, file=file, line=line, field=column or None))
         rates = []
+    # Checked here, where each rate's CSV line is known (the card's manifest has no rates to point at);
+    # the rule is the one ``duplicate_rates`` applies to inline rates.
+    first: dict[tuple[str, Any], int] = {}
+    for rate, line in zip(rates, lines):
+        seen = first.setdefault((rate.prefix, rate.effective_from), line)
+        if seen != line:
+            when = f" effective {rate.effective_from.isoformat()}" if rate.effective_from else ""
+            message = f"prefix {rate.prefix}{when} repeats line {seen}"
+            problems.append(Problem(message, file=file, line=line, field="prefix"))
     return rates, problems
 
 

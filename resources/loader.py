@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import reprlib
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError as PydanticValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 
 from resources.checks import check_all
 from resources.decks import load_deck, parse_deck
@@ -29,6 +31,43 @@ from resources.versions import DEFAULT_REGISTRY, Registry, UnknownKind, UnknownV
 IGNORE_FILE = ".trunklineignore"
 STDIN = "-"
 _SUFFIXES = (".yaml", ".yml")
+# Real manifests nest fewer than 20 levels; libyaml's composer recurses in C and crashes the
+# process (no exception) somewhere past 20k levels, so deeper input is refused before composing.
+MAX_DEPTH = 1000
+_SHOWN = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxstring, _SHOWN.maxother = 2, 4, 4, 80, 80
+
+
+def _shown(value: Any) -> str:
+    """A bounded repr of user input: aliases can make a small file expand to a huge value."""
+    try:
+        return _SHOWN.repr(value)
+    except (ValueError, RecursionError):  # e.g. an int past the int-to-str digit limit
+        return f"a {type(value).__name__}"
+
+
+def _too_deep(text: str) -> Any:
+    """The mark where ``text`` nests deeper than ``MAX_DEPTH``, or ``None``.
+
+    Each level needs a ``[``/``{`` or, in block style, at most two levels per column of
+    indentation, so the cheap bound below settles almost every file; only the rest pay for
+    an event scan (iterative in libyaml, unlike the composer).
+    """
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    if text.count("[") + text.count("{") + 2 * (longest + 1) <= MAX_DEPTH:
+        return None
+    depth = 0
+    try:
+        for event in YAML(typ="safe", pure=False).parse(text):
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return event.start_mark
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except YAMLError:
+        return None  # the parse proper reports it, having composed no deeper than this
+    return None
 
 
 def _ignored_patterns(directory: Path) -> list[str]:
@@ -115,7 +154,7 @@ def _message(error: Any, model: type[Resource], path: list[Any]) -> str:
         return "required field is missing"
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind in ("literal_error", "int_type", "bool_type", "string_type", "model_type", "list_type"):
-        message += f", got {error.get('input')!r}"
+        message += f", got {_shown(error.get('input'))}"
     return message
 
 
@@ -140,6 +179,18 @@ class _Loader:
         )
 
     def load_text(self, text: str, file: str) -> None:
+        deep = _too_deep(text)
+        if deep is not None:
+            # Reported without positions: composing this file for them is what would crash.
+            self.problems.append(
+                Problem(
+                    f"invalid YAML: nested deeper than {MAX_DEPTH} levels",
+                    file=file,
+                    line=deep.line + 1,
+                    column=deep.column + 1,
+                )
+            )
+            return
         self.state.positions.add_text(file, text)
         try:
             documents = list(YAML(typ="safe", pure=False).load_all(text))
@@ -241,25 +292,26 @@ class _Loader:
             return
         self.state.config_maps[(namespace, name)] = dict(data)
 
-    def check_rates(self, card: RateCard, deck: str | None = None) -> None:
+    def check_rates(self, card: RateCard) -> None:
+        """Duplicate prefixes of inline rates (a deck's are found by ``parse_deck``, by CSV line)."""
         source = self.state.sources[card.key]
         for rate_index, message in duplicate_rates(card.spec.rates or []):
             path = ("spec", "rates", rate_index, "prefix")
             self.problem(
                 message,
-                deck or source.file,
+                source.file,
                 source.document,
-                () if deck else path,
+                path,
                 kind=card.kind,
                 namespace=card.metadata.namespace,
                 name=card.metadata.name,
-                field=_render_path(path) if not deck else "ratesFrom",
+                field=_render_path(path),
             )
 
     def resolve_decks(self) -> None:
         for key, path in self._decks:
             rates, problems = load_deck(path)
-            self._set_rates(key, rates, problems, str(path))
+            self._set_rates(key, rates, problems)
         for key in self._config_map_decks:
             card = self.state.objects[key]
             assert isinstance(card, RateCard) and card.spec.rates_from and card.spec.rates_from.config_map_ref
@@ -279,9 +331,9 @@ class _Loader:
                 )
                 continue
             rates, problems = parse_deck(data[ref.key], file=f"ConfigMap/{key.namespace}/{ref.name}[{ref.key}]")
-            self._set_rates(key, rates, problems, None)
+            self._set_rates(key, rates, problems)
 
-    def _set_rates(self, key: ObjectKey, rates: list[Any], problems: list[Problem], deck: str | None) -> None:
+    def _set_rates(self, key: ObjectKey, rates: list[Any], problems: list[Problem]) -> None:
         ident = {"kind": key.kind, "namespace": key.namespace, "name": key.name}
         self.problems.extend(
             Problem(p.message, file=p.file, line=p.line, column=p.column, field=p.field, **ident) for p in problems
@@ -290,7 +342,6 @@ class _Loader:
         assert isinstance(card, RateCard)
         resolved = card.model_copy(update={"spec": card.spec.model_copy(update={"rates": rates})})
         self.state.objects[key] = resolved
-        self.check_rates(resolved, deck)
 
 
 def load(

@@ -87,6 +87,10 @@ class Resource(Model):
     uniqueness: ClassVar[tuple[Uniqueness, ...]] = ()
     # A field path in spec whose value is shown as the "Status" printer column.
     status_field: ClassVar[str | None] = None
+    # Spec fields that cannot change once created (the engine refuses; Pulumi replaces).
+    immutable_fields: ClassVar[dict[str, str]] = {}
+    # Spec fields saying where data came from (a deck's CSV path): stored, never diffed.
+    source_fields: ClassVar[tuple[str, ...]] = ()
 
     @property
     def key(self) -> ObjectKey:

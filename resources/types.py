@@ -150,7 +150,7 @@ TechPrefix = Annotated[
 def _regex(value: str) -> str:
     try:
         re.compile(value)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}, deep nesting
         raise ValueError(f"regular expression does not compile: {exc}") from exc
     return value
 

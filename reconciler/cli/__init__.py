@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from reconciler.cli.app import cli
 from reconciler.cli import commands as _commands  # noqa: F401  (registers the subcommands)
+from reconciler.cli.app import cli
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -56,7 +56,7 @@ def run_guarded(command: click.Command, argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+    except Exception as exc:
         if os.environ.get("TRUNKLINE_DEBUG"):
             raise
         err_console.print(

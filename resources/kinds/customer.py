@@ -105,4 +105,8 @@ class Customer(Resource):
     plural: ClassVar[str] = "customers"
     short_names: ClassVar[tuple[str, ...]] = ("cust",)
     status_field: ClassVar[str | None] = "status"
+    immutable_fields: ClassVar[dict[str, str]] = {
+        "currency": "balances, payments and CDRs are kept in the account currency; "
+        "create a new customer for another currency",
+    }
     uniqueness: ClassVar[tuple[Uniqueness, ...]] = ()

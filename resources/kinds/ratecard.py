@@ -31,7 +31,10 @@ def _to_utc(value: Any) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            raise ValueError(f"{value.isoformat()} is out of range in UTC") from exc
     if isinstance(value, date):
         return datetime.combine(value, time(), tzinfo=UTC)
     raise ValueError("expected an RFC 3339 date-time or date")
@@ -118,3 +121,7 @@ class RateCard(Resource):
 
     plural: ClassVar[str] = "ratecards"
     short_names: ClassVar[tuple[str, ...]] = ("rc",)
+    source_fields: ClassVar[tuple[str, ...]] = ("ratesFrom",)
+    immutable_fields: ClassVar[dict[str, str]] = {
+        "currency": "rated CDRs and routes depend on the card's currency; create a new card instead",
+    }

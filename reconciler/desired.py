@@ -1,0 +1,80 @@
+"""Desired rows: every declared object turned into the rows it should own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from reconciler.derived import DeriveContext, SecretFieldError
+from reconciler.mapping import ChildMap, KindMap
+from reconciler.rows import ObjectRows, Row
+from reconciler.secrets import SecretResolver
+from resources.errors import Problem, ValidationError
+from resources.meta import ObjectKey, Resource
+from resources.state import DesiredState
+
+
+def _child_rows(child: ChildMap, items: list[Any], ctx: DeriveContext) -> list[Row]:
+    rows: list[Row] = []
+    for index, item in enumerate(items):
+        row: Row = {f.column: f.read(item) for f in child.fields}
+        if child.ordered:
+            row["position"] = index
+        for derived in child.derived:
+            try:
+                row.update(derived.compute(item, ctx))
+            except SecretFieldError as exc:
+                raise SecretFieldError((child.label, index, *exc.path), exc.message) from None
+        rows.append(row)
+    return rows
+
+
+def object_rows(kmap: KindMap, obj: Resource, ctx: DeriveContext) -> ObjectRows:
+    """The rows ``obj`` should own; references are by name. Raises SecretFieldError."""
+    spec = obj.spec
+    row: Row = {"labels": dict(obj.metadata.labels), "annotations": dict(obj.metadata.annotations)}
+    for f in kmap.fields:
+        row[f.column] = f.read(spec)
+    for derived in kmap.derived:
+        row.update(derived.compute(spec, ctx))
+    children = {c.table_name: _child_rows(c, getattr(spec, c.attr) or [], ctx) for c in kmap.children}
+    return ObjectRows(obj.key, row, children)
+
+
+def desired_rows(
+    kinds: Mapping[str, KindMap],
+    state: DesiredState,
+    secrets: SecretResolver,
+    *,
+    keys: Iterable[ObjectKey] | None = None,
+) -> dict[ObjectKey, ObjectRows]:
+    """Rows for every object (or just ``keys``); all secret problems are raised together."""
+    result: dict[ObjectKey, ObjectRows] = {}
+    problems: list[Problem] = []
+    for key in keys if keys is not None else state.objects:
+        obj = state.objects[key]
+        source = state.sources.get(key)
+        base_dir = Path(source.file).parent if source is not None and not source.file.startswith("<") else None
+        ctx = DeriveContext(secrets, key.namespace, key.name, base_dir)
+        try:
+            result[key] = object_rows(kinds[key.kind], obj, ctx)
+        except SecretFieldError as exc:
+            position = state.position(key, ("spec", *exc.path))
+            problems.append(
+                Problem(
+                    f"cannot resolve secret: {exc.message}",
+                    file=position.file if position else None,
+                    line=position.line if position else None,
+                    column=position.column if position else None,
+                    kind=key.kind,
+                    namespace=key.namespace,
+                    name=key.name,
+                    field=".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in ("spec", *exc.path)).replace(
+                        ".[", "["
+                    ),
+                )
+            )
+    if problems:
+        raise ValidationError(problems)
+    return result

@@ -1,0 +1,270 @@
+"""Each kind's storage as data: table, columns by spec path, references, children, secrets.
+
+Built once from the models (``resources``) and the naming rules (``switchdb.naming``); the
+engine reads only this, so no kind has code of its own in plan, apply, observe or export.
+Values that are computed rather than declared (SIP digests, Kamailio address columns) are
+``Derived`` entries registered in ``reconciler.derived``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Table
+
+from resources.kinds import KINDS
+from resources.meta import Resource
+from switchdb import naming
+from switchdb.tables import metadata
+
+Reader = Callable[[Any], Any]
+
+
+def _attr_path(model: type[BaseModel], path: tuple[str, ...]) -> tuple[str, ...]:
+    """camelCase aliases → python attribute names, following nested models."""
+    from reconciler.modelpath import attribute_path
+
+    return attribute_path(model, path)
+
+
+def _reader(attrs: tuple[str, ...], role: str) -> Reader:
+    def read(value: Any) -> Any:
+        for attr in attrs:
+            if value is None:
+                return None
+            value = getattr(value, attr)
+        if value is None:
+            return None
+        if role in ("json", "secret_ref"):
+            return _jsonable(value)
+        return value
+
+    return read
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    column: str
+    path: tuple[str, ...]  # camelCase, relative to spec (main) or to one list item (child)
+    role: str
+    read: Reader
+    target: str | None = None
+
+    @property
+    def label(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Columns computed from a whole object (or list item) and the secrets it references."""
+
+    columns: tuple[str, ...]
+    compute: Callable[..., dict[str, Any]]  # (item, context) -> {column: value}
+    sensitive: bool = False
+    label: str | None = None  # how the diff names it, e.g. "password"
+
+
+@dataclass(frozen=True)
+class ChildMap:
+    table: Table
+    label: str  # camelCase spec field, e.g. "contacts"
+    attr: str
+    parent_column: str
+    ordered: bool
+    fields: tuple[FieldMap, ...]
+    derived: tuple[Derived, ...] = ()
+
+    @property
+    def table_name(self) -> str:
+        return self.table.name
+
+    @cached_property
+    def key_columns(self) -> tuple[str, ...]:
+        return ("position",) if self.ordered else ("prefix", "effective_from")
+
+    @cached_property
+    def compared_columns(self) -> tuple[str, ...]:
+        return tuple(f.column for f in self.fields) + tuple(c for d in self.derived for c in d.columns)
+
+    @cached_property
+    def sensitive(self) -> frozenset[str]:
+        return frozenset(c for d in self.derived if d.sensitive for c in d.columns)
+
+    def row_key(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(row.get(c) for c in self.key_columns)
+
+    def key_label(self, key: tuple[Any, ...]) -> str:
+        if self.ordered:
+            return str(key[0])
+        prefix, when = key
+        return f"{prefix}@{when.date().isoformat()}" if when is not None else str(prefix)
+
+    def show(self, row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """A child row for people: spec names, sensitive values masked, empty values left out."""
+        if row is None:
+            return None
+        shown = {f.label: row.get(f.column) for f in self.fields if row.get(f.column) is not None}
+        for d in self.derived:
+            if d.sensitive and any(row.get(c) is not None for c in d.columns):
+                shown[d.label or d.columns[0]] = "(sensitive)"
+        return shown
+
+
+@dataclass(frozen=True)
+class KindMap:
+    kind: str
+    model: type[Resource]
+    table: Table
+    fields: tuple[FieldMap, ...]
+    children: tuple[ChildMap, ...]
+    derived: tuple[Derived, ...]
+    rank: int
+    immutable: Mapping[str, str] = field(default_factory=dict)  # column -> reason
+    unique_columns: tuple[tuple[str, ...], ...] = ()
+
+    @cached_property
+    def meta_columns(self) -> tuple[str, ...]:
+        return ("labels", "annotations")
+
+    @cached_property
+    def informational(self) -> frozenset[str]:
+        """Columns recording where a value came from (a deck's CSV path), not switch state."""
+        sources = set(self.model.source_fields)
+        return frozenset(f.column for f in self.fields if f.path[0] in sources)
+
+    @cached_property
+    def compared_columns(self) -> tuple[str, ...]:
+        return (
+            self.meta_columns
+            + tuple(f.column for f in self.fields if f.column not in self.informational)
+            + tuple(c for d in self.derived for c in d.columns)
+        )
+
+    @cached_property
+    def written_columns(self) -> tuple[str, ...]:
+        return self.compared_columns + tuple(sorted(self.informational))
+
+    @cached_property
+    def sensitive(self) -> frozenset[str]:
+        return frozenset(c for d in self.derived if d.sensitive for c in d.columns)
+
+    @cached_property
+    def references(self) -> tuple[FieldMap, ...]:
+        return tuple(f for f in self.fields if f.role == "reference")
+
+    def label(self, column: str) -> str:
+        if column in self.meta_columns:
+            return f"metadata.{column}"
+        for f in self.fields:
+            if f.column == column:
+                return f.label
+        for d in self.derived:
+            if column in d.columns:
+                return d.label or column
+        return column
+
+    def child(self, table_name: str) -> ChildMap:
+        return next(c for c in self.children if c.table_name == table_name)
+
+
+def _rank(kind: str, seen: tuple[str, ...] = ()) -> int:
+    """Dependency depth: a kind ranks after every kind it references (customers first)."""
+    targets = {ref.target for ref in KINDS[kind].references} - {kind}
+    if kind in seen:
+        raise ValueError(f"reference cycle through {kind}")
+    return 0 if not targets else 1 + max(_rank(t, (*seen, kind)) for t in targets)
+
+
+def _unique_columns(table: Table) -> tuple[tuple[str, ...], ...]:
+    from sqlalchemy import UniqueConstraint
+
+    found: list[tuple[str, ...]] = []
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint):
+            columns = tuple(c.name for c in constraint.columns)
+            if columns != ("namespace", "name"):
+                found.append(columns)
+    for column in table.columns:
+        if column.unique:
+            found.append((column.name,))
+    return tuple(found)
+
+
+def build_kind_map(kind: str) -> KindMap:
+    from reconciler.derived import DERIVED
+
+    model = KINDS[kind]
+    spec_model = model.model_fields["spec"].annotation
+    assert isinstance(spec_model, type) and issubclass(spec_model, BaseModel)
+    columns = naming.spec_columns(model)
+    children_specs = naming.child_tables(model)
+    main_name = naming.table_name(kind)
+    fields = tuple(
+        FieldMap(c.column, c.spec_path, c.role, _reader(_attr_path(spec_model, c.spec_path), c.role), c.target)
+        for c in columns
+        if c.table == main_name
+    )
+    children: list[ChildMap] = []
+    for child in children_specs:
+        attrs = _attr_path(spec_model, child.spec_path)
+        item_model = _item_model(spec_model, attrs)
+        child_fields = tuple(
+            FieldMap(c.column, c.item_path, c.role, _reader(_attr_path(item_model, c.item_path), c.role), c.target)
+            for c in columns
+            if c.table == child.table
+        )
+        children.append(
+            ChildMap(
+                table=metadata.tables[child.table],
+                label=".".join(child.spec_path),
+                attr=attrs[-1],
+                parent_column=child.parent_column,
+                ordered=child.ordered,
+                fields=child_fields,
+                derived=DERIVED.get((kind, child.table), ()),
+            )
+        )
+    immutable = {}
+    for spec_field, reason in model.immutable_fields.items():
+        column = next(f.column for f in fields if f.label == spec_field)
+        immutable[column] = reason
+    table = metadata.tables[main_name]
+    return KindMap(
+        kind=kind,
+        model=model,
+        table=table,
+        fields=fields,
+        children=tuple(children),
+        derived=DERIVED.get((kind, main_name), ()),
+        rank=_rank(kind),
+        immutable=immutable,
+        unique_columns=_unique_columns(table),
+    )
+
+
+def _item_model(spec_model: type[BaseModel], attrs: tuple[str, ...]) -> type[BaseModel]:
+    from reconciler.modelpath import list_item_model
+
+    return list_item_model(spec_model, attrs)
+
+
+@cache
+def kind_maps() -> dict[str, KindMap]:
+    """Every kind's map, in dependency order."""
+    maps = {kind: build_kind_map(kind) for kind in KINDS}
+    return dict(sorted(maps.items(), key=lambda item: (item[1].rank, list(KINDS).index(item[0]))))

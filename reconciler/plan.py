@@ -1,0 +1,253 @@
+"""Plan: the pure diff between desired and live state, as a value every front end renders.
+
+``plan_changes`` never touches a database: it compares ``ObjectRows`` built from the
+declarations with ``ObjectRows`` read by ``observe``, using each kind's mapping (labels,
+sensitive and immutable columns, child keys) as data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from reconciler.mapping import KindMap
+from reconciler.rows import ObjectRows, Row, canonical, same
+from resources.errors import Problem, TrunklineError
+from resources.meta import ObjectKey
+
+Action = Literal["create", "update", "delete"]
+SENSITIVE = "(sensitive)"
+MAX_CHILD_DETAILS = 25  # a 100k-row deck change is summarised past this many rate lines
+
+
+class ConflictError(TrunklineError):
+    """Declared objects collide with rows Trunkline does not own (use --adopt to take them)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDiff:
+    before: Any
+    after: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"before": canonical(self.before), "after": canonical(self.after)}
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    key: ObjectKey
+    diff: Mapping[str, FieldDiff]
+    before: ObjectRows | None = None
+    after: ObjectRows | None = None
+    adopt: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "action": self.action,
+            "kind": self.key.kind,
+            "namespace": self.key.namespace,
+            "name": self.key.name,
+            "diff": {name: d.to_json() for name, d in self.diff.items()},
+        }
+        if self.adopt:
+            out["adopt"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    unchanged: int = 0
+    unmanaged: tuple[ObjectKey, ...] = ()
+    forgotten: tuple[ObjectKey, ...] = ()  # owned records whose rows vanished and are not declared
+    desired_digests: Mapping[ObjectKey, str] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {"create": 0, "update": 0, "delete": 0}
+        for change in self.changes:
+            counts[change.action] += 1
+        return counts
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes and not self.forgotten
+
+    def signature(self) -> str:
+        """Identifies the exact changes, so apply can tell whether the live state moved."""
+        body = [
+            [c.action, list(c.key), c.after.digest() if c.after else None, c.before.digest() if c.before else None]
+            for c in self.changes
+        ]
+        return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "changes": [c.to_json() for c in self.changes],
+            "summary": self.summary,
+            "unchanged": self.unchanged,
+            "unmanaged": [str(k) for k in self.unmanaged],
+        }
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == {} or value == []
+
+
+def _row_diff(kmap: KindMap, before: Row | None, after: Row | None) -> dict[str, FieldDiff]:
+    diff: dict[str, FieldDiff] = {}
+    for column in kmap.compared_columns:
+        old = before.get(column) if before is not None else None
+        new = after.get(column) if after is not None else None
+        if before is not None and after is not None and same(old, new):
+            continue
+        if (before is None and _empty(new)) or (after is None and _empty(old)):
+            continue
+        label = kmap.label(column)
+        if column in kmap.sensitive:
+            diff[label] = FieldDiff(SENSITIVE if old is not None else None, SENSITIVE if new is not None else None)
+        else:
+            diff[label] = FieldDiff(old, new)
+    return diff
+
+
+def _child_diff(kmap: KindMap, before: ObjectRows | None, after: ObjectRows | None) -> dict[str, FieldDiff]:
+    diff: dict[str, FieldDiff] = {}
+    for child in kmap.children:
+        old_rows = before.children.get(child.table_name, []) if before else []
+        new_rows = after.children.get(child.table_name, []) if after else []
+        old = {child.row_key(r): r for r in old_rows}
+        new = {child.row_key(r): r for r in new_rows}
+        entries: list[tuple[str, FieldDiff]] = []
+        added = removed = changed = 0
+        for key in sorted(old.keys() | new.keys(), key=lambda k: canonical(list(k))):
+            a, b = old.get(key), new.get(key)
+            if a is not None and b is not None and all(same(a.get(c), b.get(c)) for c in child.compared_columns):
+                continue
+            added += a is None
+            removed += b is None
+            changed += a is not None and b is not None
+            if len(entries) < MAX_CHILD_DETAILS:
+                entries.append((f"{child.label}[{child.key_label(key)}]", FieldDiff(child.show(a), child.show(b))))
+        if not entries:
+            continue
+        diff.update(entries)
+        hidden = added + removed + changed - len(entries)
+        if hidden > 0:
+            diff[f"{child.label}[…]"] = FieldDiff(
+                f"{len(old_rows)} rows", f"{len(new_rows)} rows (+{added} ~{changed} -{removed}; {hidden} more not shown)"
+            )
+    return diff
+
+
+def object_diff(kmap: KindMap, before: ObjectRows | None, after: ObjectRows | None) -> dict[str, FieldDiff]:
+    """Field-level diff labelled with spec paths; sensitive values are never shown."""
+    diff = _row_diff(kmap, before.row if before else None, after.row if after else None)
+    diff.update(_child_diff(kmap, before, after))
+    return diff
+
+
+def plan_changes(
+    kinds: Mapping[str, KindMap],
+    desired: Mapping[ObjectKey, ObjectRows],
+    live: Mapping[ObjectKey, ObjectRows],
+    owned: Mapping[ObjectKey, Any],
+    *,
+    adopt: bool = False,
+    prune: bool = True,
+    sources: Any = None,
+) -> Plan:
+    """Compare desired with live; raise ConflictError/ValidationError for what must not be done."""
+    creates: list[Change] = []
+    updates: list[Change] = []
+    deletes: list[Change] = []
+    conflicts: list[str] = []
+    refused: list[Problem] = []
+    unchanged = 0
+    for key, want in desired.items():
+        kmap = kinds[key.kind]
+        have = live.get(key)
+        if have is None:
+            creates.append(Change("create", key, object_diff(kmap, None, want), None, want))
+            continue
+        if key not in owned and not adopt:
+            conflicts.append(f"{key} already exists in the database and is not managed by Trunkline")
+            continue
+        diff = object_diff(kmap, have, want)
+        for column, reason in kmap.immutable.items():
+            if not same(have.row.get(column), want.row.get(column)):
+                refused.append(_immutable_problem(kmap, key, column, have, want, reason, sources))
+        if diff or key not in owned:
+            updates.append(Change("update", key, diff, have, want, adopt=key not in owned))
+        else:
+            unchanged += 1
+    forgotten: list[ObjectKey] = []
+    if prune:
+        for key in owned:
+            if key in desired:
+                continue
+            have = live.get(key)
+            if have is None:
+                forgotten.append(key)
+            else:
+                deletes.append(Change("delete", key, object_diff(kinds[key.kind], have, None), have, None))
+    conflicts.extend(_unique_conflicts(kinds, creates, live, owned))
+    if refused:
+        from resources.errors import ValidationError
+
+        raise ValidationError(refused)
+    if conflicts:
+        raise ConflictError(
+            "cannot plan: "
+            + "; ".join(conflicts)
+            + " (run with --adopt to take ownership, or rename the declared object)"
+        )
+    unmanaged = tuple(sorted(k for k in live if k not in owned and k not in desired))
+
+    def rank(change: Change) -> tuple[int, str, str, ObjectKey]:
+        return (kinds[change.key.kind].rank, change.key.kind, change.action, change.key)
+
+    ordered = sorted(creates + updates, key=rank) + sorted(deletes, key=rank, reverse=True)
+    return Plan(tuple(ordered), unchanged, unmanaged, tuple(forgotten))
+
+
+def _immutable_problem(
+    kmap: KindMap, key: ObjectKey, column: str, have: ObjectRows, want: ObjectRows, reason: str, sources: Any
+) -> Problem:
+    label = kmap.label(column)
+    position = sources.position(key, ("spec", *label.split("."))) if sources is not None else None
+    return Problem(
+        f"cannot change {label} from {have.row.get(column)} to {want.row.get(column)} once created: {reason}",
+        file=position.file if position else None,
+        line=position.line if position else None,
+        column=position.column if position else None,
+        kind=key.kind,
+        namespace=key.namespace,
+        name=key.name,
+        field=f"spec.{label}",
+    )
+
+
+def _unique_conflicts(
+    kinds: Mapping[str, KindMap], creates: Iterable[Change], live: Mapping[ObjectKey, ObjectRows], owned: Any
+) -> list[str]:
+    """A new row whose unique column (a DID number, a SIP user) is held by an unowned row."""
+    conflicts: list[str] = []
+    index: dict[tuple[str, tuple[Any, ...]], ObjectKey] = {}
+    for key, rows in live.items():
+        for columns in kinds[key.kind].unique_columns:
+            index[(key.kind, tuple(canonical(rows.row.get(c)) for c in columns))] = key
+    for change in creates:
+        assert change.after is not None
+        for columns in kinds[change.key.kind].unique_columns:
+            holder = index.get((change.key.kind, tuple(canonical(change.after.row.get(c)) for c in columns)))
+            if holder is not None and holder != change.key and holder not in owned:
+                labels = ", ".join(kinds[change.key.kind].label(c) for c in columns)
+                conflicts.append(f"{change.key}: {labels} is already used by unmanaged {holder}")
+    return conflicts

@@ -1,0 +1,126 @@
+"""The one engine every front end calls: plan a desired state against a database, apply it.
+
+The CLI, the git sync loop, the Kopf operator and the Pulumi provider all go through
+``plan`` and ``apply`` here; ``scope`` limits both to some objects (one CR, one Pulumi
+resource) so pruning never reaches objects the caller did not speak for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, text
+
+from reconciler.apply import Progress, RevisionInfo, execute_plan
+from reconciler.desired import desired_rows
+from reconciler.mapping import kind_maps
+from reconciler.observe import LiveState, observe
+from reconciler.plan import Plan, plan_changes
+from reconciler.secrets import LocalSecrets, SecretResolver
+from resources.errors import TrunklineError
+from resources.meta import ObjectKey
+from resources.state import DesiredState
+
+APPLY_LOCK_KEY = 0x74726B6C6E617070  # "trklnapp": one writer at a time, across processes
+
+
+class StalePlanError(TrunklineError):
+    """The live state moved between plan and apply; ``plan`` is what would happen now."""
+
+    exit_code = 1
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__("the database changed since the plan was made; review the new plan and apply again")
+        self.plan = plan
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    plan: Plan
+    revision_id: int | None  # None when there was nothing to do
+
+
+@dataclass(frozen=True)
+class Options:
+    adopt: bool = False
+    prune: bool = True
+    scope: Collection[ObjectKey] | None = None  # None: everything Trunkline owns
+
+
+def _restrict(live: LiveState, scope: Collection[ObjectKey] | None) -> LiveState:
+    if scope is None:
+        return live
+    wanted = set(scope)
+    return LiveState(
+        rows={k: v for k, v in live.rows.items() if k in wanted},
+        owned={k: v for k, v in live.owned.items() if k in wanted},
+        ids=live.ids,
+    )
+
+
+def _plan(
+    conn: Connection, state: DesiredState, desired: dict, options: Options
+) -> tuple[Plan, LiveState]:
+    kinds = kind_maps()
+    live = _restrict(observe(conn, kinds), options.scope)
+    plan = plan_changes(
+        kinds, desired, live.rows, live.owned, adopt=options.adopt, prune=options.prune, sources=state
+    )
+    return plan, live
+
+
+def plan(
+    engine: Engine,
+    state: DesiredState,
+    *,
+    secrets: SecretResolver | None = None,
+    options: Options = Options(),
+) -> Plan:
+    """What apply would do now. Reads only."""
+    keys = [k for k in state.objects if options.scope is None or k in options.scope]
+    desired = desired_rows(kind_maps(), state, secrets or LocalSecrets(), keys=keys)
+    with engine.connect() as conn:
+        result, _ = _plan(conn, state, desired, options)
+        conn.rollback()
+    return result
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction holding the apply lock: SQLite BEGIN IMMEDIATE, or a PostgreSQL advisory lock."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPLY_LOCK_KEY})
+            yield conn
+
+
+def apply(
+    engine: Engine,
+    state: DesiredState,
+    *,
+    info: RevisionInfo,
+    secrets: SecretResolver | None = None,
+    options: Options = Options(),
+    expected: Plan | None = None,
+    progress: Progress | None = None,
+) -> ApplyResult:
+    """Re-plan under the lock and write it in one transaction.
+
+    With ``expected`` (the plan a person approved), a different plan under the lock raises
+    ``StalePlanError`` carrying the new plan, and nothing is written.
+    """
+    keys = [k for k in state.objects if options.scope is None or k in options.scope]
+    desired = desired_rows(kind_maps(), state, secrets or LocalSecrets(), keys=keys)
+    with write_transaction(engine) as conn:
+        current, live = _plan(conn, state, desired, options)
+        if expected is not None and current.signature() != expected.signature():
+            raise StalePlanError(current)
+        if current.empty:
+            return ApplyResult(current, None)
+        revision_id = execute_plan(conn, kind_maps(), current, live, info, progress=progress)
+    return ApplyResult(current, revision_id)

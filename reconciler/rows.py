@@ -1,0 +1,56 @@
+"""ObjectRows: one object as the rows it owns, the common currency of plan, apply and export.
+
+Desired rows are built from a declared object; live rows are read from the database. Both
+name references by object name (not database id), so the two compare directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from resources.meta import ObjectKey
+
+Row = dict[str, Any]
+
+
+def canonical(value: Any) -> Any:
+    """A JSON-safe, order-stable form: Decimals by value (10.50 == 10.5), times in UTC ISO."""
+    if isinstance(value, Decimal):
+        normalized = value.normalize()
+        return format(normalized, "f") if normalized == normalized.to_integral() else str(normalized)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    return value
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality as the database sees it: 10.50 equals 10.5; a JSON list equals a tuple."""
+    if a == b:
+        return True
+    if isinstance(a, Decimal | int) and isinstance(b, Decimal | int) and not isinstance(a, bool):
+        return Decimal(a) == Decimal(b)
+    return canonical(a) == canonical(b)
+
+
+@dataclass(slots=True)
+class ObjectRows:
+    key: ObjectKey
+    row: Row
+    children: dict[str, list[Row]] = field(default_factory=dict)
+    row_id: int | None = None  # live rows only
+    child_ids: dict[str, list[int]] = field(default_factory=dict)  # live rows only, parallel lists
+
+    def digest(self) -> str:
+        payload = {"row": canonical(self.row), "children": canonical(self.children)}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
