@@ -47,9 +47,7 @@ class _Writer:
     def __init__(self, conn: Connection, kinds: Mapping[str, KindMap], live: LiveState) -> None:
         self.conn = conn
         self.kinds = kinds
-        self.ids: dict[ObjectKey, int] = {
-            key: row_id for id_map in live.ids.values() for row_id, key in id_map.items()
-        }
+        self.ids: dict[ObjectKey, int] = {key: row_id for id_map in live.ids.values() for row_id, key in id_map.items()}
 
     def _resolve(self, kmap: KindMap, key: ObjectKey, row: Row) -> Row:
         params = dict(row)
@@ -159,9 +157,7 @@ def _record_ownership(
             for namespace, members in itertools.groupby(group, key=lambda k: k.namespace):
                 names = [k.name for k in members]
                 conn.execute(
-                    delete(table).where(
-                        table.c.kind == kind, table.c.namespace == namespace, table.c.name.in_(names)
-                    )
+                    delete(table).where(table.c.kind == kind, table.c.namespace == namespace, table.c.name.in_(names))
                 )
     rows = []
     for change in plan.changes:

@@ -141,7 +141,8 @@ def _child_diff(kmap: KindMap, before: ObjectRows | None, after: ObjectRows | No
         hidden = added + removed + changed - len(entries)
         if hidden > 0:
             diff[f"{child.label}[…]"] = FieldDiff(
-                f"{len(old_rows)} rows", f"{len(new_rows)} rows (+{added} ~{changed} -{removed}; {hidden} more not shown)"
+                f"{len(old_rows)} rows",
+                f"{len(new_rows)} rows (+{added} ~{changed} -{removed}; {hidden} more not shown)",
             )
     return diff
 

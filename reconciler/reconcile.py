@@ -60,14 +60,10 @@ def _restrict(live: LiveState, scope: Collection[ObjectKey] | None) -> LiveState
     )
 
 
-def _plan(
-    conn: Connection, state: DesiredState, desired: dict, options: Options
-) -> tuple[Plan, LiveState]:
+def _plan(conn: Connection, state: DesiredState, desired: dict, options: Options) -> tuple[Plan, LiveState]:
     kinds = kind_maps()
     live = _restrict(observe(conn, kinds), options.scope)
-    plan = plan_changes(
-        kinds, desired, live.rows, live.owned, adopt=options.adopt, prune=options.prune, sources=state
-    )
+    plan = plan_changes(kinds, desired, live.rows, live.owned, adopt=options.adopt, prune=options.prune, sources=state)
     return plan, live
 
 

@@ -43,8 +43,7 @@ def summary_line(plan: Plan) -> str:
     if plan.empty:
         return f"No changes. {plan.unchanged} objects up to date."
     return (
-        f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete"
-        f" ({plan.unchanged} unchanged)."
+        f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete ({plan.unchanged} unchanged)."
     )
 
 

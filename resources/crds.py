@@ -103,7 +103,7 @@ def structural(node: Schema, path: str = "") -> Schema:
             continue
         elif key == "default":
             if value is not None:
-                out[key] = _coerce_default(value, kind, path)
+                out[key] = _coerce_default(value, kind)
         elif key == "format":
             if value in _FORMATS:
                 out[key] = value
@@ -160,7 +160,8 @@ def _type_of_values(values: list[Any], path: str) -> str:
     return types.pop()
 
 
-def _coerce_default(value: Any, kind: str, path: str) -> Any:
+def _coerce_default(value: Any, kind: str) -> Any:
+    """A default of the node's own type: the API server validates defaults against the schema."""
     if kind == "string" and isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         return str(value)
     return value

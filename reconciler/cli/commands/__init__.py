@@ -2,6 +2,10 @@
 
 from reconciler.cli.commands import crds as crds
 from reconciler.cli.commands import (
+    db,  # noqa: F401
+    export,  # noqa: F401
+    get,  # noqa: F401
+    history,  # noqa: F401
     plan,  # noqa: F401
     validate,  # noqa: F401
 )

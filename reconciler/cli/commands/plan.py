@@ -61,7 +61,9 @@ def plan(
 @adopt_option
 @prune_option
 @click.option("--auto-approve", "-y", is_flag=True, help="apply without asking")
-def apply(paths: tuple[str, ...], db_url: str | None, output: str, adopt: bool, prune: bool, auto_approve: bool) -> None:
+def apply(
+    paths: tuple[str, ...], db_url: str | None, output: str, adopt: bool, prune: bool, auto_approve: bool
+) -> None:
     """Plan, ask, and apply the changes in one transaction (all or nothing)."""
     state = load_state(paths)
     engine = open_db(db_url)
@@ -74,7 +76,9 @@ def apply(paths: tuple[str, ...], db_url: str | None, output: str, adopt: bool, 
         if expected.empty:
             return
         if not sys.stdin.isatty():
-            raise click.UsageError("refusing to apply without confirmation: stdin is not a terminal (use --auto-approve)")
+            raise click.UsageError(
+                "refusing to apply without confirmation: stdin is not a terminal (use --auto-approve)"
+            )
         click.confirm("Apply these changes?", abort=True)
     try:
         result = _apply_with_progress(engine, state, info, options, expected, quiet=output == "json")

@@ -1,0 +1,57 @@
+# Trunkline developer entry points. A newcomer needs two: `make demo` and `make test`; every other
+# target is a step of those, usable on its own.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+# Python that creates the venv: the first of these that is 3.11 or newer (override: make PYTHON=...).
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+# What pytest runs; narrow it while working, e.g. `make test PYTEST_ARGS=tests/resources`.
+PYTEST_ARGS ?= tests/
+
+.PHONY: help venv install system-deps lint test demo clean distclean
+
+help:
+	@echo "make demo         validate the examples with the trunkline CLI"
+	@echo "make test         lint, then the whole test suite (installs what it needs)"
+	@echo "make install      venv in $(VENV) with trunkline installed editable, plus test tools"
+	@echo "make system-deps  PostgreSQL server binaries and git from apt, when missing"
+	@echo "make lint         ruff check"
+	@echo "make clean        caches and build output (distclean: the venv too)"
+
+venv: $(VENV)/bin/python
+
+$(VENV)/bin/python:
+	@[ -n "$(PYTHON)" ] || { echo "make: need python3 >= 3.11 on PATH (or make PYTHON=/path/to/python3.11)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); PYTHON=$(PYTHON) scripts/install-system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
+
+install: $(VENV)/.installed
+
+# Re-install only when the dependencies may have changed.
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+system-deps:
+	@scripts/install-system-deps.sh tests
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+# pytest's exit status is echoed so .ci/run can tell "no tests ran" (5) from failures.
+test: install system-deps lint
+	$(VENV)/bin/python -m pytest -q -n auto $(PYTEST_ARGS) \
+		|| { rc=$$?; echo "make test: pytest exited with status $$rc" >&2; exit $$rc; }
+
+demo: install
+	$(VENV)/bin/trunkline validate examples/
+# TODO(lead): plan/apply/rate/stats
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache .hypothesis .cache *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

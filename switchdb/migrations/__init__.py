@@ -1,0 +1,1 @@
+"""Alembic migrations of the switch database (run through ``switchdb.engine.upgrade``)."""
