@@ -14,7 +14,7 @@ PYTEST_ARGS ?= tests/
 .PHONY: help venv install system-deps lint test demo clean distclean
 
 help:
-	@echo "make demo         validate the examples with the trunkline CLI"
+	@echo "make demo         validate, plan and apply examples/ into ./trunkline.db, then list it"
 	@echo "make test         lint, then the whole test suite (installs what it needs)"
 	@echo "make install      venv in $(VENV) with trunkline installed editable, plus test tools"
 	@echo "make system-deps  PostgreSQL server binaries and git from apt, when missing"
@@ -46,8 +46,7 @@ test: install system-deps lint
 		|| { rc=$$?; echo "make test: pytest exited with status $$rc" >&2; exit $$rc; }
 
 demo: install
-	$(VENV)/bin/trunkline validate examples/
-# TODO(lead): plan/apply/rate/stats
+	@scripts/demo.sh
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .hypothesis .cache *.egg-info

@@ -117,6 +117,11 @@ def _row_diff(kmap: KindMap, before: Row | None, after: Row | None) -> dict[str,
     return diff
 
 
+def _child_sort_key(key: tuple[Any, ...]) -> list[tuple[bool, Any]]:
+    # A rate without effectiveFrom has None in its key; None sorts first instead of failing to compare.
+    return [(v is not None, v) for v in canonical(list(key))]
+
+
 def _child_diff(kmap: KindMap, before: ObjectRows | None, after: ObjectRows | None) -> dict[str, FieldDiff]:
     diff: dict[str, FieldDiff] = {}
     for child in kmap.children:
@@ -126,7 +131,7 @@ def _child_diff(kmap: KindMap, before: ObjectRows | None, after: ObjectRows | No
         new = {child.row_key(r): r for r in new_rows}
         entries: list[tuple[str, FieldDiff]] = []
         added = removed = changed = 0
-        for key in sorted(old.keys() | new.keys(), key=lambda k: canonical(list(k))):
+        for key in sorted(old.keys() | new.keys(), key=_child_sort_key):
             a, b = old.get(key), new.get(key)
             if a is not None and b is not None and all(same(a.get(c), b.get(c)) for c in child.compared_columns):
                 continue

@@ -116,4 +116,6 @@ def load_deck(path: Path) -> tuple[list[Rate], list[Problem]]:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         return [], [Problem(f"cannot read rate deck: {exc.strerror or exc}", file=str(path))]
+    except UnicodeDecodeError as exc:
+        return [], [Problem(f"cannot read rate deck: not UTF-8 text ({exc.reason})", file=str(path))]
     return parse_deck(text, file=str(path))

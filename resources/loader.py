@@ -311,7 +311,20 @@ class _Loader:
     def resolve_decks(self) -> None:
         for key, path in self._decks:
             rates, problems = load_deck(path)
-            self._set_rates(key, rates, problems)
+            for unreadable in (p for p in problems if p.line is None):
+                # A deck that cannot be read has no line to show: point at the reference instead.
+                source = self.state.sources[key]
+                self.problem(
+                    f"{unreadable.message} ({path})",
+                    source.file,
+                    source.document,
+                    ("spec", "ratesFrom", "csv"),
+                    kind=key.kind,
+                    namespace=key.namespace,
+                    name=key.name,
+                    field="spec.ratesFrom.csv",
+                )
+            self._set_rates(key, rates, [p for p in problems if p.line is not None])
         for key in self._config_map_decks:
             card = self.state.objects[key]
             assert isinstance(card, RateCard) and card.spec.rates_from and card.spec.rates_from.config_map_ref

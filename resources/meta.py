@@ -91,6 +91,8 @@ class Resource(Model):
     immutable_fields: ClassVar[dict[str, str]] = {}
     # Spec fields saying where data came from (a deck's CSV path): stored, never diffed.
     source_fields: ClassVar[tuple[str, ...]] = ()
+    # Spec fields shown as columns by `trunkline get` (a table, like kubectl's printer columns).
+    table_fields: ClassVar[tuple[str, ...]] = ()
 
     @property
     def key(self) -> ObjectKey:

@@ -44,6 +44,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
 # pg_advisory_xact_lock key: "trunkline" read as digits, so other applications can avoid it.
 _UPGRADE_LOCK_KEY = 0x7472756E6B6C696E
+_SECRET_QUERY_KEYS = ("password", "sslpassword")
 _SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
 
 
@@ -59,9 +60,10 @@ def redact_url(url: str | URL) -> str:
     except ArgumentError:
         # Not a URL SQLAlchemy can parse: still hide anything between "user:" and "@".
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
-    if "password" in parsed.query:
-        parsed = parsed.update_query_dict({"password": "***"})
-    return parsed.render_as_string(hide_password=True)
+    hidden = {key: "***" for key in _SECRET_QUERY_KEYS if key in parsed.query}
+    if hidden:
+        parsed = parsed.update_query_dict(hidden)
+    return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def open_database(url: str | None = None, *, upgrade: bool = True) -> Engine:
@@ -79,8 +81,10 @@ def open_database(url: str | None = None, *, upgrade: bool = True) -> Engine:
                 _check_known(current, target)
                 _upgrade(engine, target)
         else:
-            with engine.connect():
-                pass
+            try:
+                engine.connect().close()
+            except SQLAlchemyError as exc:
+                raise _connect_error(target, exc) from exc
     except BaseException:
         engine.dispose()
         raise
@@ -123,8 +127,10 @@ def _normalize(url: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise DatabaseError(f"cannot parse database URL {redact_url(url)}: expected sqlite:///FILE or "
-                            "postgresql://USER:PASSWORD@HOST/DB") from exc
+        raise DatabaseError(
+            f"cannot parse database URL {redact_url(url)}: expected sqlite:///FILE or "
+            "postgresql://USER:PASSWORD@HOST/DB"
+        ) from exc
     if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed

@@ -197,9 +197,9 @@ class _Walker:
         if path in self.references:
             if not column.endswith("_ref"):
                 raise TypeError(f"{self.kind}.spec.{'.'.join(path)}: a reference's name must end in Ref")
-            yield ColumnSpec(
-                path, column[: -len("_ref")] + "_id", table, "reference", int, nullable, self.references[path], list_path
-            )
+            target = self.references[path]
+            column = column[: -len("_ref")] + "_id"
+            yield ColumnSpec(path, column, table, "reference", int, nullable, target, list_path)
             return
         if _is_model(base):
             if base is SecretRef or issubclass(base, SecretRef):

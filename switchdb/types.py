@@ -12,7 +12,7 @@ PostgreSQL, ISO text via SQLAlchemy's DateTime on SQLite.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -72,7 +72,7 @@ class Money(TypeDecorator[Decimal]):
 
 
 class Percent(Money):
-    """0–100 with up to 8 decimals: NUMERIC(11, 8) on PostgreSQL, decimal text on SQLite."""
+    """0 to 100 with up to 8 decimals: NUMERIC(11, 8) on PostgreSQL, decimal text on SQLite."""
 
     cache_ok = True
     precision = 11
@@ -92,7 +92,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise TypeError(f"expected a datetime, not {type(value).__name__}")
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value.isoformat()} refused: give it a time zone (UTC)")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             # SQLite stores the text SQLAlchemy renders; without an offset it sorts and compares
             # correctly because every stored value is UTC.
@@ -103,10 +103,10 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
-def Json() -> TypeEngine[Any]:  # noqa: N802 - reads like the type it returns
+def Json() -> TypeEngine[Any]:
     """JSON (JSONB on PostgreSQL); Python ``None`` is SQL NULL, not the JSON text ``null``."""
     return JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")

@@ -13,8 +13,10 @@ from rich.console import Console
 
 from resources.errors import TrunklineError, ValidationError
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped output (CI logs, `| less`) is not squeezed to 80 columns: tables stay readable.
+_WIDTH = None if sys.stdout.isatty() else 200
+console = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 
 
 def print_json(value: Any) -> None:

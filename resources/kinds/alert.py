@@ -56,6 +56,7 @@ class Alert(Resource):
     spec: AlertSpec
 
     plural: ClassVar[str] = "alerts"
+    table_fields: ClassVar[tuple[str, ...]] = ("customerRef", "name", "area", "operator", "threshold")
     references: ClassVar[tuple[Reference, ...]] = (Reference(("customerRef",), "Customer"),)
     uniqueness: ClassVar[tuple[Uniqueness, ...]] = (
         Uniqueness(

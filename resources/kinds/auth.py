@@ -77,6 +77,7 @@ class IpAuthentication(Resource):
 
     plural: ClassVar[str] = "ipauthentications"
     short_names: ClassVar[tuple[str, ...]] = ("ipauth",)
+    table_fields: ClassVar[tuple[str, ...]] = ("customerRef", "address", "port", "techPrefix", "direction", "channels")
     references: ClassVar[tuple[Reference, ...]] = (Reference(("customerRef",), "Customer"),)
     uniqueness: ClassVar[tuple[Uniqueness, ...]] = (
         Uniqueness(
@@ -105,6 +106,7 @@ class CredentialAuthentication(Resource):
 
     plural: ClassVar[str] = "credentialauthentications"
     short_names: ClassVar[tuple[str, ...]] = ("sipuser",)
+    table_fields: ClassVar[tuple[str, ...]] = ("customerRef", "username", "realm", "channels", "flowSpeed")
     references: ClassVar[tuple[Reference, ...]] = (Reference(("customerRef",), "Customer"),)
     uniqueness: ClassVar[tuple[Uniqueness, ...]] = (
         Uniqueness(

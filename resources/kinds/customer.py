@@ -105,6 +105,7 @@ class Customer(Resource):
     plural: ClassVar[str] = "customers"
     short_names: ClassVar[tuple[str, ...]] = ("cust",)
     status_field: ClassVar[str | None] = "status"
+    table_fields: ClassVar[tuple[str, ...]] = ("displayName", "status", "currency", "debitLimit", "channels", "flowSpeed")
     immutable_fields: ClassVar[dict[str, str]] = {
         "currency": "balances, payments and CDRs are kept in the account currency; "
         "create a new customer for another currency",

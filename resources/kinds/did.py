@@ -61,6 +61,7 @@ class Did(Resource):
     spec: DidSpec
 
     plural: ClassVar[str] = "dids"
+    table_fields: ClassVar[tuple[str, ...]] = ("number", "customerRef", "retail", "cost", "enabled")
     references: ClassVar[tuple[Reference, ...]] = (
         Reference(("customerRef",), "Customer"),
         Reference(("customerCardRef",), "RateCard"),

@@ -57,4 +57,5 @@ class Package(Resource):
 
     plural: ClassVar[str] = "packages"
     short_names: ClassVar[tuple[str, ...]] = ("pkg",)
+    table_fields: ClassVar[tuple[str, ...]] = ("customerRef", "name", "frequency", "cost", "quantity")
     references: ClassVar[tuple[Reference, ...]] = (Reference(("customerRef",), "Customer"),)

@@ -122,6 +122,7 @@ class RateCard(Resource):
     plural: ClassVar[str] = "ratecards"
     short_names: ClassVar[tuple[str, ...]] = ("rc",)
     source_fields: ClassVar[tuple[str, ...]] = ("ratesFrom",)
+    table_fields: ClassVar[tuple[str, ...]] = ("currency", "description", "precision", "rounding")
     immutable_fields: ClassVar[dict[str, str]] = {
         "currency": "rated CDRs and routes depend on the card's currency; create a new card instead",
     }

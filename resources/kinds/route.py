@@ -42,6 +42,7 @@ class IngressRoute(Resource):
 
     plural: ClassVar[str] = "ingressroutes"
     short_names: ClassVar[tuple[str, ...]] = ("ir",)
+    table_fields: ClassVar[tuple[str, ...]] = ("customerRef", "rateCardRef", "techPrefix", "priority", "enabled")
     references: ClassVar[tuple[Reference, ...]] = (
         Reference(("customerRef",), "Customer"),
         Reference(("rateCardRef",), "RateCard"),

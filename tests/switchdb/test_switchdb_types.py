@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -52,16 +52,20 @@ def test_money_is_never_stored_as_real_on_sqlite(sqlite_url: str) -> None:
     engine = open_database(sqlite_url)
     try:
         with engine.begin() as conn:
-            conn.execute(sa.text("INSERT INTO customers (namespace, name, display_name, status, currency, "
-                                 "debit_limit, minimum_payment, tax_percent, portal_access, channels, "
-                                 "flow_speed, tags) VALUES ('default', 'acme', 'Acme', 'Active', 'USD', "
-                                 "'0', '0', '0', 0, 0, 0, '[]')"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO customers (namespace, name, display_name, status, currency, "
+                    "debit_limit, minimum_payment, tax_percent, portal_access, channels, "
+                    "flow_speed, tags) VALUES ('default', 'acme', 'Acme', 'Active', 'USD', "
+                    "'0', '0', '0', 0, 0, 0, '[]')"
+                )
+            )
             conn.execute(
                 balances.insert().values(
                     customer_id=1,
                     amount=Decimal("0.00012345"),
                     currency="USD",
-                    updated_at=datetime.now(timezone.utc),
+                    updated_at=datetime.now(UTC),
                 )
             )
             stored = conn.execute(sa.text("SELECT typeof(amount), amount FROM balances")).one()
@@ -97,7 +101,7 @@ def test_trailing_zeros_beyond_the_scale_are_accepted(probe_engine: sa.Engine) -
 @pytest.mark.parametrize(
     "written",
     [
-        pytest.param(datetime(2025, 3, 30, 1, 30, tzinfo=timezone.utc), id="utc"),
+        pytest.param(datetime(2025, 3, 30, 1, 30, tzinfo=UTC), id="utc"),
         pytest.param(datetime(2025, 3, 30, 3, 30, tzinfo=timezone(timedelta(hours=2))), id="utc+2"),
         pytest.param(datetime(2025, 3, 29, 20, 30, 0, 123456, tzinfo=timezone(timedelta(hours=-5))), id="micros"),
     ],
@@ -117,7 +121,7 @@ def test_naive_datetimes_are_refused(probe_engine: sa.Engine) -> None:
 
 def test_ledger_orders_by_instant_across_offsets(engine: sa.Engine) -> None:
     early = datetime(2025, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=5)))  # 07:00 UTC
-    late = datetime(2025, 1, 1, 8, 0, tzinfo=timezone.utc)
+    late = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
     with engine.begin() as conn:
         for at, ref in ((late, "late"), (early, "early")):
             conn.execute(

@@ -24,7 +24,6 @@ from resources.schema import resolve_kind
 
 # Child kinds whose text identifies their customer in a search (IP, SIP user, DID number).
 SEARCHED_THROUGH = ("IpAuthentication", "CredentialAuthentication", "Did")
-TABLE_FIELDS = 6
 
 
 def _texts(rows: ObjectRows) -> list[str]:
@@ -100,9 +99,9 @@ def get(
         yaml.dump_all(export_manifests(live, ordered), console.file)
         return
     kmap = kinds[kind]
-    fields = [f for f in kmap.fields if f.role != "json" and f.role != "secret_ref"][:TABLE_FIELDS]
+    fields = [f for name in kmap.model.table_fields for f in kmap.fields if f.label == name]
     table = Table(box=None, header_style="bold")
-    for header in ("NAMESPACE", "NAME", *(f.label for f in fields), "MANAGED"):
+    for header in ("NAMESPACE", "NAME", *(f.label.upper() for f in fields), "MANAGED"):
         table.add_column(header)
     for key in ordered:
         rows = live.rows[key]
