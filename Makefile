@@ -41,7 +41,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 # pytest's exit status is echoed so .ci/run can tell "no tests ran" (5) from failures.
-test: install system-deps lint
+test: install system-deps lint k8s-tools
 	$(VENV)/bin/python -m pytest -q -n auto $(PYTEST_ARGS) \
 		|| { rc=$$?; echo "make test: pytest exited with status $$rc" >&2; exit $$rc; }
 
@@ -54,3 +54,10 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# kube-apiserver and kubectl for tests/k8s, built from the Go modules in tests/k8s/tools into
+# ~/.cache/trunkline/tools (TRUNKLINE_TOOLS_CACHE) once per Kubernetes version; also installs etcd.
+# Without Go the k8s tests skip (fail under CI). See docs/testing-kubernetes.md.
+.PHONY: k8s-tools
+k8s-tools:
+	@tests/k8s/build.sh --optional >/dev/null

@@ -39,6 +39,9 @@ KEEP_CHECKOUTS = 5  # older checkouts of the same repository are removed
 _REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 # Never prompt for a password on a terminal (a sync loop has nobody to answer it); fail instead.
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true", "LC_ALL": "C"}
+# What git forbids in ref names (git-check-ref-format), and what would make one a revision expression.
+_NOT_IN_REF_NAMES = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{")
+_SHA = re.compile(r"[0-9a-fA-F]{4,40}")
 _CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s]*):(?P<secret>[^/@\s]*)@")
 
 
@@ -113,18 +116,24 @@ class GitSource:
         """Fetch, resolve ``ref`` to a commit and check that commit out (reused if already there)."""
         with self._locked():
             repo = self._fetch()
-            sha = self._resolve(repo)
-            return self._materialise(repo, sha)
+            try:
+                return self._materialise(repo, self._resolve(repo))
+            finally:
+                repo.close()  # gitpython keeps `git cat-file` processes alive until closed
 
     def fetch(self) -> None:
         """Bring the cache up to date with the remote's branches and tags."""
         with self._locked():
-            self._fetch()
+            self._fetch().close()
 
     def resolve(self) -> str:
         """The full SHA ``ref`` names in the cache (call ``fetch`` first)."""
         with self._locked():
-            return self._resolve(self._open())
+            repo = self._open()
+            try:
+                return self._resolve(repo)
+            finally:
+                repo.close()
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -159,15 +168,20 @@ class GitSource:
         try:
             repo.git.fetch("--prune", "--no-write-fetch-head", "--", self.url, *_REFSPECS, env=_GIT_ENV)
         except git.GitCommandError as exc:
+            # Not chained: gitpython's message repeats the command line, and with it the URL's token.
             raise SourceError(f"cannot fetch {self.display_url}: {_reason(exc)}") from None
         return repo
 
     def _resolve(self, repo: git.Repo) -> str:
         not_found = SourceError(f"ref {redact(self.ref)} not found in {self.display_url}")
-        if not self.ref or self.ref.startswith("-") or any(c.isspace() for c in self.ref):
+        if not self.ref or self.ref.startswith("-") or _NOT_IN_REF_NAMES.search(self.ref):
             raise not_found
-        # Branches and tags first, so a tag named like a short SHA means the tag, then a SHA.
-        candidates = [f"refs/heads/{self.ref}", f"refs/tags/{self.ref}", self.ref]
+        # Branches and tags first, so a tag named like a short SHA means the tag, then a SHA. Nothing
+        # else: the cache's own HEAD and expressions like main~1 would name commits the remote never
+        # pointed a ref at, which a revision row could not explain.
+        candidates = [f"refs/heads/{self.ref}", f"refs/tags/{self.ref}"]
+        if self.ref.startswith(("refs/heads/", "refs/tags/")) or _SHA.fullmatch(self.ref):
+            candidates.append(self.ref)
         for candidate in candidates:
             try:
                 return repo.git.rev_parse("--verify", "--quiet", f"{candidate}^{{commit}}", env=_GIT_ENV).strip()
@@ -192,7 +206,7 @@ class GitSource:
                 shutil.rmtree(staging, ignore_errors=True)
             except (git.GitCommandError, OSError) as exc:
                 detail = _reason(exc) if isinstance(exc, git.GitCommandError) else (exc.strerror or str(exc))
-                raise SourceError(f"cannot check out {sha} of {self.display_url}: {detail}") from None
+                raise SourceError(f"cannot check out {sha} of {self.display_url}: {detail}") from exc
         os.utime(target)  # most recently used: kept by the pruning below
         self._prune_checkouts(keep=target)
         return Checkout(

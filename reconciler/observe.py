@@ -7,11 +7,11 @@ id → key map) so live rows compare directly with desired rows.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, tuple_
 
 from reconciler.mapping import KindMap
 from reconciler.rows import ObjectRows, Row
@@ -32,13 +32,22 @@ class LiveState:
     rows: dict[ObjectKey, ObjectRows] = field(default_factory=dict)
     owned: dict[ObjectKey, OwnedRecord] = field(default_factory=dict)
     ids: dict[str, dict[int, ObjectKey]] = field(default_factory=dict)  # kind -> row id -> key
+    dependents: dict[ObjectKey, list[ObjectKey]] = field(default_factory=dict)  # who references whom
+
+    @property
+    def known(self) -> set[ObjectKey]:
+        """Every object that has a row, observed or not."""
+        return {key for id_map in self.ids.values() for key in id_map.values()}
 
 
-def _owned(conn: Connection, kinds: Iterable[str]) -> dict[ObjectKey, OwnedRecord]:
+def _owned(conn: Connection, kinds: Iterable[str], scope: Collection[ObjectKey] | None) -> dict[ObjectKey, OwnedRecord]:
     table = metadata.tables["trunkline_objects"]
     wanted = set(kinds)
     owned: dict[ObjectKey, OwnedRecord] = {}
-    for r in conn.execute(select(table)).mappings():
+    stmt = select(table)
+    if scope is not None:
+        stmt = stmt.where(tuple_(table.c.kind, table.c.namespace, table.c.name).in_([tuple(k) for k in scope]))
+    for r in conn.execute(stmt).mappings():
         if r["kind"] in wanted:
             owned[ObjectKey(r["kind"], r["namespace"], r["name"])] = OwnedRecord(
                 r["row_id"], r["spec_hash"], r["generation"], r["revision_id"]
@@ -46,16 +55,82 @@ def _owned(conn: Connection, kinds: Iterable[str]) -> dict[ObjectKey, OwnedRecor
     return owned
 
 
-def observe(conn: Connection, kinds: Mapping[str, KindMap]) -> LiveState:
-    """Read every row of ``kinds`` (main and child tables) and who owns what."""
-    live = LiveState(owned=_owned(conn, kinds))
-    all_kinds = kinds
-    raw: dict[str, list[Mapping[str, Any]]] = {}
-    for kind, kmap in all_kinds.items():
-        result = conn.execute(select(kmap.table)).mappings().all()
-        raw[kind] = result
-        live.ids[kind] = {r["id"]: ObjectKey(kind, r["namespace"], r["name"]) for r in result}
-    for kind, kmap in all_kinds.items():
+def _main_rows(conn: Connection, kmap: KindMap, scope: Collection[ObjectKey] | None) -> list[Mapping[str, Any]]:
+    stmt = select(kmap.table)
+    if scope is not None:
+        names = [(k.namespace, k.name) for k in scope if k.kind == kmap.kind]
+        if not names:
+            return []
+        stmt = stmt.where(tuple_(kmap.table.c.namespace, kmap.table.c.name).in_(names))
+    return conn.execute(stmt).mappings().all()
+
+
+def _id_map(conn: Connection, kmap: KindMap) -> dict[int, ObjectKey]:
+    t = kmap.table
+    return {
+        r.id: ObjectKey(kmap.kind, r.namespace, r.name) for r in conn.execute(select(t.c.id, t.c.namespace, t.c.name))
+    }
+
+
+def _children(conn: Connection, kmap: KindMap, rows_by_id: dict[int, ObjectRows], scoped: bool) -> None:
+    for child in kmap.children:
+        grouped: dict[int, list[Row]] = defaultdict(list)
+        grouped_ids: dict[int, list[int]] = defaultdict(list)
+        wanted = tuple(dict.fromkeys((*child.key_columns, *child.compared_columns)))
+        parent = child.table.c[child.parent_column]
+        stmt = select(child.table).order_by(parent, *(child.table.c[k] for k in child.key_columns))
+        if scoped:
+            if not rows_by_id:
+                continue
+            stmt = stmt.where(parent.in_(list(rows_by_id)))
+        for r in conn.execute(stmt).mappings():
+            grouped[r[child.parent_column]].append({c: r[c] for c in wanted})
+            grouped_ids[r[child.parent_column]].append(r["id"])
+        for parent_id, rows in rows_by_id.items():
+            rows.children[child.table_name] = grouped.get(parent_id, [])
+            rows.child_ids[child.table_name] = grouped_ids.get(parent_id, [])
+
+
+def _dependents(
+    conn: Connection, kinds: Mapping[str, KindMap], live: LiveState, scope: Collection[ObjectKey] | None
+) -> dict[ObjectKey, list[ObjectKey]]:
+    """Who references each observed object (so a delete can be refused instead of failing)."""
+    found: dict[ObjectKey, list[ObjectKey]] = defaultdict(list)
+    if scope is None:
+        for key, rows in live.rows.items():
+            for ref in kinds[key.kind].references:
+                name = rows.row.get(ref.column)
+                if name is not None:
+                    found[ObjectKey(ref.target or "", key.namespace, name)].append(key)
+        return found
+    row_ids = {key: rows.row_id for key, rows in live.rows.items()}
+    for kmap in kinds.values():
+        for ref in kmap.references:
+            targets = [i for key, i in row_ids.items() if key.kind == ref.target and i is not None]
+            if not targets:
+                continue
+            t = kmap.table
+            stmt = select(t.c.namespace, t.c.name, t.c[ref.column]).where(t.c[ref.column].in_(targets))
+            for r in conn.execute(stmt):
+                target = live.ids[ref.target or ""][r[2]]
+                found[target].append(ObjectKey(kmap.kind, r.namespace, r.name))
+    return found
+
+
+def observe(conn: Connection, kinds: Mapping[str, KindMap], scope: Collection[ObjectKey] | None = None) -> LiveState:
+    """Read the rows of ``kinds`` (all, or only the objects in ``scope``) and who owns them.
+
+    ``ids`` always covers every row of every kind, so references and dependencies resolve
+    even when only one object is observed (the operator and the Pulumi provider).
+    """
+    live = LiveState(owned=_owned(conn, kinds, scope))
+    raw = {kind: _main_rows(conn, kmap, scope) for kind, kmap in kinds.items()}
+    for kind, kmap in kinds.items():
+        if scope is None:
+            live.ids[kind] = {r["id"]: ObjectKey(kind, r["namespace"], r["name"]) for r in raw[kind]}
+        else:
+            live.ids[kind] = _id_map(conn, kmap)
+    for kind, kmap in kinds.items():
         refs = {f.column: live.ids.get(f.target or "", {}) for f in kmap.references}
         columns = kmap.written_columns
         rows_by_id: dict[int, ObjectRows] = {}
@@ -64,19 +139,10 @@ def observe(conn: Connection, kinds: Mapping[str, KindMap]) -> LiveState:
             for column, id_map in refs.items():
                 target = id_map.get(row[column]) if row[column] is not None else None
                 row[column] = target.name if target is not None else row[column]
-            rows_by_id[r["id"]] = ObjectRows(live.ids[kind][r["id"]], row, {}, row_id=r["id"])
-        for child in kmap.children:
-            grouped: dict[int, list[Row]] = defaultdict(list)
-            grouped_ids: dict[int, list[int]] = defaultdict(list)
-            wanted = (*child.key_columns, *child.compared_columns) if child.ordered else child.compared_columns
-            order = [child.table.c[child.parent_column], *(child.table.c[k] for k in child.key_columns)]
-            for r in conn.execute(select(child.table).order_by(*order)).mappings():
-                parent = r[child.parent_column]
-                grouped[parent].append({c: r[c] for c in dict.fromkeys(wanted)})
-                grouped_ids[parent].append(r["id"])
-            for parent_id, rows in rows_by_id.items():
-                rows.children[child.table_name] = grouped.get(parent_id, [])
-                rows.child_ids[child.table_name] = grouped_ids.get(parent_id, [])
+            key = ObjectKey(kind, r["namespace"], r["name"])
+            rows_by_id[r["id"]] = ObjectRows(key, row, {}, row_id=r["id"])
+        _children(conn, kmap, rows_by_id, scoped=scope is not None)
         for rows in rows_by_id.values():
             live.rows[rows.key] = rows
+    live.dependents = _dependents(conn, kinds, live, scope)
     return live

@@ -49,21 +49,20 @@ class Options:
     scope: Collection[ObjectKey] | None = None  # None: everything Trunkline owns
 
 
-def _restrict(live: LiveState, scope: Collection[ObjectKey] | None) -> LiveState:
-    if scope is None:
-        return live
-    wanted = set(scope)
-    return LiveState(
-        rows={k: v for k, v in live.rows.items() if k in wanted},
-        owned={k: v for k, v in live.owned.items() if k in wanted},
-        ids=live.ids,
-    )
-
-
 def _plan(conn: Connection, state: DesiredState, desired: dict, options: Options) -> tuple[Plan, LiveState]:
     kinds = kind_maps()
-    live = _restrict(observe(conn, kinds), options.scope)
-    plan = plan_changes(kinds, desired, live.rows, live.owned, adopt=options.adopt, prune=options.prune, sources=state)
+    live = observe(conn, kinds, options.scope)
+    plan = plan_changes(
+        kinds,
+        desired,
+        live.rows,
+        live.owned,
+        adopt=options.adopt,
+        prune=options.prune,
+        sources=state,
+        known=live.known,
+        dependents=live.dependents,
+    )
     return plan, live
 
 
@@ -120,3 +119,23 @@ def apply(
             return ApplyResult(current, None)
         revision_id = execute_plan(conn, kind_maps(), current, live, info, progress=progress)
     return ApplyResult(current, revision_id)
+
+
+def release(engine: Engine, keys: Collection[ObjectKey]) -> int:
+    """Stop managing ``keys`` without touching their rows (deletion policy Orphan).
+
+    Returns how many ownership records were removed; the rows become unmanaged and show in
+    plans as such until adopted again.
+    """
+    from sqlalchemy import delete, tuple_
+
+    from switchdb.tables import metadata
+
+    table = metadata.tables["trunkline_objects"]
+    if not keys:
+        return 0
+    with write_transaction(engine) as conn:
+        result = conn.execute(
+            delete(table).where(tuple_(table.c.kind, table.c.namespace, table.c.name).in_([tuple(k) for k in keys]))
+        )
+    return int(result.rowcount or 0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import re
 import reprlib
 import sys
 from collections.abc import Iterable, Sequence
@@ -16,10 +17,12 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError as PydanticValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import ConstructorError, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+from ruamel.yaml.reader import ReaderError
 
-from resources.checks import check_all
+from resources.checks import check_all, check_uniqueness
 from resources.decks import load_deck, parse_deck
 from resources.errors import Problem, ValidationError
 from resources.kinds.ratecard import RateCard, duplicate_rates
@@ -34,6 +37,7 @@ _SUFFIXES = (".yaml", ".yml")
 # Real manifests nest fewer than 20 levels; libyaml's composer recurses in C and crashes the
 # process (no exception) somewhere past 20k levels, so deeper input is refused before composing.
 MAX_DEPTH = 1000
+_DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
 _SHOWN = reprlib.Repr()  # keyword arguments only from Python 3.12
 _SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxstring, _SHOWN.maxother = 2, 4, 4, 80, 80
 
@@ -43,7 +47,35 @@ def _shown(value: Any) -> str:
     try:
         return _SHOWN.repr(value)
     except (ValueError, RecursionError):  # e.g. an int past the int-to-str digit limit
-        return f"a {type(value).__name__}"
+        return f"{type(value).__name__} value too large to show"
+
+
+class _PositionedConstructor(SafeConstructor):
+    """Safe construction whose value errors (``2025-02-30``, an integer too long to convert)
+    carry the position of the scalar, like every other YAML error."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as exc:
+            what = _shown(node.value) if isinstance(node.value, str) else f"this {node.id}"
+            raise ConstructorError(None, None, f"cannot read {what}: {exc}", node.start_mark) from exc
+
+
+def _parse_all(text: str) -> list[Any]:
+    try:
+        return list(YAML(typ="safe", pure=False).load_all(text))
+    except (ValueError, OverflowError):
+        # Rare, so the (slower) positioned constructor only runs again to say where.
+        yaml = YAML(typ="safe", pure=False)
+        yaml.Constructor = _PositionedConstructor
+        return list(yaml.load_all(text))
+
+
+def _reader_position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a libyaml reader error, which counts UTF-8 bytes."""
+    before = text.encode("utf-8", "surrogatepass")[:offset].decode("utf-8", "replace")
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
 
 
 def _too_deep(text: str) -> Any:
@@ -53,8 +85,10 @@ def _too_deep(text: str) -> Any:
     indentation, so the cheap bound below settles almost every file; only the rest pay for
     an event scan (iterative in libyaml, unlike the composer).
     """
-    longest = max((len(line) for line in text.splitlines()), default=0)
-    if text.count("[") + text.count("{") + 2 * (longest + 1) <= MAX_DEPTH:
+    longest = max(map(len, text.splitlines()), default=0)
+    # A "---" at column 0 ends any collection (or is an error there), so count per document.
+    flow = max(part.count("[") + part.count("{") for part in _DOCUMENT_START.split(text))
+    if flow + 2 * (longest + 1) <= MAX_DEPTH:
         return None
     depth = 0
     try:
@@ -193,7 +227,7 @@ class _Loader:
             return
         self.state.positions.add_text(file, text)
         try:
-            documents = list(YAML(typ="safe", pure=False).load_all(text))
+            documents = _parse_all(text)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
@@ -204,6 +238,13 @@ class _Loader:
                     line=mark.line + 1 if mark else None,
                     column=mark.column + 1 if mark else None,
                 )
+            )
+            return
+        except ReaderError as exc:  # a character YAML does not allow, e.g. a control character
+            line, column = _reader_position(text, exc.position)
+            what = f"character U+{exc.character:04X}" if isinstance(exc.character, int) else "input"
+            self.problems.append(
+                Problem(f"invalid YAML: unacceptable {what}: {exc.reason}", file=file, line=line, column=column)
             )
             return
         except (YAMLError, ValueError, TypeError, RecursionError) as exc:
@@ -386,6 +427,31 @@ def load(
             loader.load_text(text, str(file))
     loader.resolve_decks()
     loader.problems.extend(check_all(loader.state))
+    if loader.problems:
+        raise ValidationError(loader.problems)
+    return loader.state
+
+
+def load_manifests(
+    manifests: Iterable[dict[str, Any]],
+    *,
+    source: str = "<api>",
+    config_maps: dict[tuple[str, str], dict[str, str]] | None = None,
+    check_references: bool = True,
+    registry: Registry = DEFAULT_REGISTRY,
+) -> DesiredState:
+    """Validate manifests that arrive as data (Kubernetes objects, Pulumi inputs).
+
+    Without ``check_references`` a lone object may name objects that live elsewhere (the
+    engine then checks them against the database).
+    """
+    loader = _Loader(registry)
+    loader.state.config_maps.update(config_maps or {})
+    for index, manifest in enumerate(manifests):
+        loader.load_document(manifest, source, index)
+    loader.resolve_decks()
+    checks = check_all(loader.state) if check_references else check_uniqueness(loader.state)
+    loader.problems.extend(checks)
     if loader.problems:
         raise ValidationError(loader.problems)
     return loader.state

@@ -17,6 +17,9 @@ from pydantic import AfterValidator, BeforeValidator, Field, Strict, WithJsonSch
 from resources.iso import COUNTRIES, CURRENCIES
 
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+# What the database keeps exactly: NUMERIC(20, 8). More would be rounded, then plan as drift.
+MONEY_DECIMALS = 8
+MONEY_INTEGER_DIGITS = 12
 
 
 def _to_decimal(value: Any) -> Decimal:
@@ -41,6 +44,12 @@ def _to_decimal(value: Any) -> Decimal:
         raise ValueError(f"expected a decimal number, got {type(value).__name__}")
     if not result.is_finite():
         raise ValueError("expected a finite decimal number")
+    _, digits, exponent = result.normalize().as_tuple()
+    assert isinstance(exponent, int)
+    if -exponent > MONEY_DECIMALS:
+        raise ValueError(f"at most {MONEY_DECIMALS} decimal places are kept, got {value!r}")
+    if len(digits) + exponent > MONEY_INTEGER_DIGITS:
+        raise ValueError(f"at most {MONEY_INTEGER_DIGITS} digits before the decimal point, got {value!r}")
     return result
 
 

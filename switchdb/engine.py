@@ -20,6 +20,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ VERSION_TABLE = "trunkline_alembic_version"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
-# pg_advisory_xact_lock key: "trunkline" read as digits, so other applications can avoid it.
+# pg_advisory_xact_lock key: "trunklin" in ASCII, so other applications can tell it apart.
 _UPGRADE_LOCK_KEY = 0x7472756E6B6C696E
 _SECRET_QUERY_KEYS = ("password", "sslpassword")
 _SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
@@ -107,7 +108,7 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str:
     """The newest schema revision this code knows."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = _scripts().get_current_head()
     assert head is not None, "switchdb/migrations has no revisions"
     return head
 
@@ -121,6 +122,11 @@ def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
+
+
+@cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic_config())
 
 
 def _normalize(url: str) -> URL:
@@ -183,7 +189,7 @@ def _check_known(current: str | None, url: URL) -> None:
     if current is None:
         return
     try:
-        ScriptDirectory.from_config(_alembic_config()).get_revision(current)
+        _scripts().get_revision(current)
     except CommandError as exc:
         raise DatabaseError(
             f"cannot upgrade database {redact_url(url)}: its schema revision {current!r} is unknown "

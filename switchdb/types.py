@@ -1,7 +1,7 @@
 """Column types that keep money exact and time zones explicit on both backends.
 
 SQLite has no decimal type: a NUMERIC column there goes through REAL and loses cents. So
-``Money`` is NUMERIC(20, 8) on PostgreSQL and TEXT (the plain decimal digits) on SQLite, and
+``Money`` is NUMERIC(20, 8) on PostgreSQL and TEXT (canonical decimal digits) on SQLite, and
 Python always sees ``Decimal``. Values that a NUMERIC(20, 8) cannot hold exactly are refused on
 *both* backends, so a deck that applies on SQLite cannot fail or be silently rounded on
 PostgreSQL (a rounded value would also make every later plan show a change).
@@ -35,6 +35,12 @@ def _check_fits(value: Decimal, *, precision: int, scale: int, what: str) -> Non
         raise ValueError(f"{what} {value} has more than {precision - scale} digits before the point")
 
 
+def _canonical_text(number: Decimal) -> str:
+    """``Decimal('1.50')`` → ``'1.5'``, ``1E+2`` → ``'100'``: one text per value, so that SQL
+    equality, DISTINCT and GROUP BY on SQLite treat equal amounts as equal."""
+    return "0" if number == 0 else format(number.normalize(), "f")
+
+
 class Money(TypeDecorator[Decimal]):
     """An exact decimal amount: NUMERIC(20, 8) on PostgreSQL, decimal text on SQLite.
 
@@ -62,7 +68,7 @@ class Money(TypeDecorator[Decimal]):
         number = Decimal(value)
         _check_fits(number, precision=self.precision, scale=self.scale, what=self.what)
         if dialect.name == "sqlite":
-            return format(number, "f")
+            return _canonical_text(number)
         return number
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from resources.errors import TrunklineError, ValidationError
 
@@ -29,15 +30,16 @@ def report_error(error: TrunklineError, *, output: str = "text") -> int:
         if output == "json":
             print_json({"valid": False, "problems": [p.to_json() for p in error.problems]})
         else:
+            # Lines start with path:LINE:COL so editors and CI annotators can jump to them.
             for problem in error.problems:
-                err_console.print(f"[red]error[/red] {problem.render()}", markup=True, emoji=False)
+                err_console.print(problem.render(), style="red", markup=False, emoji=False)
             count = len(error.problems)
             err_console.print(f"[bold red]{count} problem{'s' if count != 1 else ''}[/bold red] found")
     else:
         if output == "json":
             print_json({"error": error.message})
         else:
-            err_console.print(f"[red]error[/red] {error.message}", markup=True, emoji=False)
+            err_console.print(f"[red]error[/red]: {escape(error.message)}", emoji=False)
     return error.exit_code
 
 

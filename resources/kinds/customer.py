@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -73,9 +74,9 @@ class CustomerSpec(Model):
     display_name: NonEmptyStr
     status: CustomerStatus = "Active"
     currency: CurrencyCode
-    debit_limit: NonNegativeMoney = Field(default=0)
-    minimum_payment: NonNegativeMoney = Field(default=0)
-    tax_percent: Percent = Field(default=0)
+    debit_limit: NonNegativeMoney = Field(default=Decimal(0))
+    minimum_payment: NonNegativeMoney = Field(default=Decimal(0))
+    tax_percent: Percent = Field(default=Decimal(0))
     portal_access: Bool = False
     paypal_email: Email | None = None
     website: HttpUrl | None = None
@@ -105,7 +106,14 @@ class Customer(Resource):
     plural: ClassVar[str] = "customers"
     short_names: ClassVar[tuple[str, ...]] = ("cust",)
     status_field: ClassVar[str | None] = "status"
-    table_fields: ClassVar[tuple[str, ...]] = ("displayName", "status", "currency", "debitLimit", "channels", "flowSpeed")
+    table_fields: ClassVar[tuple[str, ...]] = (
+        "displayName",
+        "status",
+        "currency",
+        "debitLimit",
+        "channels",
+        "flowSpeed",
+    )
     immutable_fields: ClassVar[dict[str, str]] = {
         "currency": "balances, payments and CDRs are kept in the account currency; "
         "create a new customer for another currency",

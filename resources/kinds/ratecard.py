@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from pathlib import PurePosixPath
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
@@ -49,7 +51,7 @@ UtcDateTime = Annotated[
 
 
 class RateDefaults(Model):
-    connect_fee: NonNegativeMoney = Field(default=0)
+    connect_fee: NonNegativeMoney = Field(default=Decimal(0))
     minimum_seconds: NonNegativeInt = 0
     initial_increment: PositiveInt = 1
     subsequent_increment: PositiveInt = 1
@@ -82,13 +84,18 @@ class RatesFrom(Model):
     def _exactly_one(self) -> RatesFrom:
         if (self.csv is None) == (self.config_map_ref is None):
             raise ValueError("set exactly one of csv or configMapRef")
+        if self.csv is not None:
+            parts = PurePosixPath(self.csv.replace("\\", "/")).parts
+            if PurePosixPath(self.csv).is_absolute() or ".." in parts or ":" in self.csv:
+                # A manifest must not make Trunkline read files outside its own tree.
+                raise ValueError(f"csv must be a relative path inside the manifests' directory, got {self.csv!r}")
         return self
 
 
 class RateCardSpec(Model):
     currency: CurrencyCode
     description: Str | None = None
-    precision: Annotated[Int, Field(ge=0, le=10)] = 4
+    precision: Annotated[Int, Field(ge=0, le=8)] = 4
     rounding: Literal["up", "down", "nearest"] = "up"
     defaults: RateDefaults = Field(default_factory=RateDefaults)
     rates: list[Rate] | None = None

@@ -199,8 +199,9 @@ ip_authentications = _main(
     Column("credentials_username", SIP_USERNAME),
     Column("credentials_password_ref", Json()),
     # Kamailio's address layout: the network address of `address` and its prefix length (32 or
-    # 128 for one IP). NULL for an Egress hostname, which has no address to match a source on.
-    Column("ip_addr", String(64), index=True, info=DERIVED),
+    # 128 for one IP). An Egress hostname has no prefix length; the engine may store the
+    # hostname itself, hence HOSTNAME's length. The address view shows Ingress rows only.
+    Column("ip_addr", HOSTNAME, index=True, info=DERIVED),
     Column("mask", Integer(), info=DERIVED),
 )
 

@@ -28,7 +28,6 @@ SIP_PASSWORD = "Sup3r-S3cret-pw"
 PORTAL_PASSWORD = "P0rtal-S3cret-pw"
 SIP_PASSWORD_ENV = "TL_TEST_ACME_SIP_PASSWORD"
 PORTAL_PASSWORD_ENV = "TL_TEST_ACME_NOC_PASSWORD"
-SIP_REALM = "sip.kestrel.example"
 
 DOCUMENTS: dict[str, str] = {
     "Customer/acme-voip": """\
@@ -246,11 +245,19 @@ class Manifests:
         return path
 
 
+@dataclass(frozen=True)
+class Secret:
+    env: str
+    value: str
+
+
 @pytest.fixture(autouse=True)
-def secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The passwords the manifests refer to (subprocesses inherit them too)."""
+def secrets(monkeypatch: pytest.MonkeyPatch) -> dict[str, Secret]:
+    """The passwords the manifests refer to, set in the environment (subprocesses inherit them too):
+    ``sip`` for the SIP user acme1001@sip.kestrel.example, ``portal`` for acme-voip's first contact."""
     monkeypatch.setenv(SIP_PASSWORD_ENV, SIP_PASSWORD)
     monkeypatch.setenv(PORTAL_PASSWORD_ENV, PORTAL_PASSWORD)
+    return {"sip": Secret(SIP_PASSWORD_ENV, SIP_PASSWORD), "portal": Secret(PORTAL_PASSWORD_ENV, PORTAL_PASSWORD)}
 
 
 @pytest.fixture
@@ -316,3 +323,36 @@ def revisions(sql: Callable[..., list[Any]]) -> Callable[[sa.Engine], int]:
         return int(sql(engine, "SELECT count(*) FROM trunkline_revisions")[0][0])
 
     return count
+
+
+UNOWNED_DEFAULTS: dict[str, dict[str, Any]] = {
+    "customers": {"namespace": "default", "display_name": "Legacy", "status": "Active", "currency": "USD",
+                  "debit_limit": 0, "minimum_payment": 0, "tax_percent": 0, "portal_access": False,
+                  "channels": 0, "flow_speed": 0, "tags": []},
+    "dids": {"namespace": "default", "provider_name": "Legacy Numbers", "cost": 0, "retail": 0, "enabled": True},
+    "credential_authentications": {"namespace": "default", "password_ref": {"env": "LEGACY"}, "channels": 0,
+                                   "flow_speed": 0, "codecs": [], "ip_allow_list": [],
+                                   "ha1": "0" * 32, "ha1b": "0" * 32},
+}
+
+
+@pytest.fixture
+def insert_unowned() -> Callable[..., int]:
+    """``insert_unowned(engine, table, **columns)``: a row written by someone else (no ownership record).
+
+    A foreign key may be given by name as ``customer="acme"``. Returns the new row's id.
+    """
+
+    def insert(engine: sa.Engine, table_name: str, **columns: Any) -> int:
+        table = metadata.tables[table_name]
+        row = {**UNOWNED_DEFAULTS.get(table_name, {}), **columns}
+        with engine.begin() as conn:
+            customer = row.pop("customer", None)
+            if customer is not None:
+                customers = metadata.tables["customers"]
+                row["customer_id"] = conn.execute(
+                    sa.select(customers.c.id).where(customers.c.name == customer)
+                ).scalar_one()
+            return int(conn.execute(table.insert().values(row).returning(table.c.id)).scalar_one())
+
+    return insert

@@ -181,7 +181,7 @@ def build_manifest(kind: str, spec: dict[str, Any], *, name: str = "x", namespac
 
 def dump_yaml(*documents: Any) -> str:
     stream = io.StringIO()
-    yaml = YAML(typ="safe", pure=True)
+    yaml = YAML(typ="safe", pure=False)
     yaml.default_flow_style = False
     yaml.dump_all(list(documents), stream)
     return stream.getvalue()

@@ -358,7 +358,7 @@ def test_structural_conversion_refuses(given: Schema, message: str) -> None:
             {"description": "prefixes (digits) or regular expressions on the dialed number"},
             id="field descriptions are kept",
         ),
-        pytest.param("RateCard", "spec.precision", {"minimum": 0, "maximum": 10}, id="precision bounds"),
+        pytest.param("RateCard", "spec.precision", {"minimum": 0, "maximum": 8}, id="precision bounds"),
         pytest.param(
             "RateCard", "spec.rates[].effectiveFrom", {"type": "string", "format": "date-time"}, id="date-time"
         ),

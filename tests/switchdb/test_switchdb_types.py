@@ -92,6 +92,26 @@ def test_money_refuses_what_it_cannot_store_exactly_on_both_backends(
     assert isinstance(info.value.orig, error)
 
 
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        pytest.param(Decimal("1.50"), "1.5", id="trailing zero dropped"),
+        pytest.param(Decimal("1E+2"), "100", id="no exponent"),
+        pytest.param(Decimal("-0.00"), "0", id="one zero"),
+        pytest.param(Decimal("-0.00012345"), "-0.00012345", id="sign kept"),
+    ],
+)
+def test_sqlite_stores_one_text_per_value(sqlite_url: str, amount: Decimal, text: str) -> None:
+    engine = sa.create_engine(sqlite_url)
+    _metadata.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(probe.insert().values(id=1, amount=amount))
+            assert conn.execute(sa.text("SELECT amount FROM type_probe")).scalar_one() == text
+    finally:
+        engine.dispose()
+
+
 def test_trailing_zeros_beyond_the_scale_are_accepted(probe_engine: sa.Engine) -> None:
     with probe_engine.begin() as conn:
         conn.execute(probe.insert().values(id=1, amount=Decimal("0.500000000000")))

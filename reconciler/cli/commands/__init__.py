@@ -6,7 +6,9 @@ from reconciler.cli.commands import (
     export,  # noqa: F401
     get,  # noqa: F401
     history,  # noqa: F401
+    operator,  # noqa: F401
     plan,  # noqa: F401
     validate,  # noqa: F401
 )
 from reconciler.cli.commands import schema as schema
+from reconciler.cli.commands import sync as sync

@@ -35,7 +35,8 @@ KAMAILIO_TABLE_VERSIONS = {"address": 6, "subscriber": 7}
 
 def _address_view(dialect: str) -> str:
     # permissions module layout: id, grp, ip_addr, mask, port, tag. grp is the customer id and
-    # tag the customer's namespace/name; Egress rows and hostnames (no ip_addr) are left out.
+    # tag the customer's namespace/name. Only Ingress rows: Egress rows are peers we send to,
+    # and only they may hold a hostname.
     create = "CREATE OR REPLACE VIEW" if dialect == "postgresql" else "CREATE VIEW"
     tag = "c.namespace || '/' || c.name"
     if dialect == "postgresql":
@@ -250,7 +251,7 @@ def upgrade() -> None:
         sa.Column('direction', sa.String(length=16), nullable=False),
         sa.Column('credentials_username', sa.String(length=64), nullable=True),
         sa.Column('credentials_password_ref', JSON, nullable=True),
-        sa.Column('ip_addr', sa.String(length=64), nullable=True),
+        sa.Column('ip_addr', sa.String(length=253), nullable=True),
         sa.Column('mask', sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name='fk_ip_authentications_customer_id_customers', ondelete='RESTRICT'),
         sa.PrimaryKeyConstraint('id', name='pk_ip_authentications'),
