@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, Engine, text
 
@@ -19,6 +19,7 @@ from reconciler.mapping import kind_maps
 from reconciler.observe import LiveState, observe
 from reconciler.plan import Plan, plan_changes
 from reconciler.secrets import LocalSecrets, SecretResolver
+from reconciler.snapshot import snapshot
 from resources.errors import TrunklineError
 from resources.meta import ObjectKey
 from resources.state import DesiredState
@@ -107,7 +108,8 @@ def apply(
     """Re-plan under the lock and write it in one transaction.
 
     With ``expected`` (the plan a person approved), a different plan under the lock raises
-    ``StalePlanError`` carrying the new plan, and nothing is written.
+    ``StalePlanError`` carrying the new plan, and nothing is written. An unscoped apply stores
+    a snapshot of ``state`` on its revision (unless ``info.desired`` already holds one).
     """
     keys = [k for k in state.objects if options.scope is None or k in options.scope]
     desired = desired_rows(kind_maps(), state, secrets or LocalSecrets(), keys=keys)
@@ -117,6 +119,8 @@ def apply(
             raise StalePlanError(current)
         if current.empty:
             return ApplyResult(current, None)
+        if options.scope is None and info.desired is None:
+            info = replace(info, desired=snapshot(state))  # what `trunkline rollback` re-applies
         revision_id = execute_plan(conn, kind_maps(), current, live, info, progress=progress)
     return ApplyResult(current, revision_id)
 

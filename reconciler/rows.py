@@ -18,13 +18,8 @@ from resources.meta import ObjectKey
 Row = dict[str, Any]
 
 
-_PLAIN = frozenset({str, int, bool, float, type(None)})
-
-
 def canonical(value: Any) -> Any:
     """A JSON-safe, order-stable form: Decimals by value (10.50 == 10.5), times in UTC ISO."""
-    if type(value) in _PLAIN:  # most values: returned as they are, without the isinstance chain
-        return value
     if isinstance(value, Decimal):
         normalized = value.normalize()
         return format(normalized, "f") if normalized == normalized.to_integral() else str(normalized)

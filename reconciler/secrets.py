@@ -2,7 +2,8 @@
 
 The value lives in memory just long enough to compute a digest; it is never returned to a
 caller that renders, logs or stores. Kubernetes Secrets are resolved by the operator, which
-passes its own resolver; the CLI resolves ``env`` and ``file`` (relative to the manifest).
+passes its own resolver; the CLI resolves ``env`` and ``file`` (relative to the manifest). A
+``file`` holding age or SOPS ciphertext is decrypted in memory (``reconciler.encrypted``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from reconciler import encrypted
 from resources.secrets import SecretRef
 
 
@@ -40,9 +42,18 @@ class LocalSecrets:
             if not path.is_absolute() and base_dir is not None:
                 path = base_dir / path
             try:
-                return path.read_text(encoding="utf-8").rstrip("\r\n")
+                data = path.read_bytes()
             except OSError as exc:
                 raise SecretUnavailable(f"cannot read secret file {path}: {exc.strerror or exc}") from None
+            if encrypted.detect(data) is not None:
+                try:
+                    return encrypted.decrypt(data, path=path, environ=environ)
+                except encrypted.DecryptionError as exc:
+                    raise SecretUnavailable(str(exc)) from None
+            try:
+                return data.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise SecretUnavailable(f"secret file {path} is not UTF-8 text") from None
         raise SecretUnavailable(
             f"{ref.describe()} is a Kubernetes Secret; it is resolved by the operator "
             "(`trunkline operator`), not from the command line"

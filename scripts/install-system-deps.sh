@@ -60,3 +60,20 @@ if [[ "${1:-tests}" == tests && "$(id -u)" -eq 0 ]] && ! getent passwd postgres 
     echo "install-system-deps: creating system user postgres"
     useradd --system --user-group --home-dir /var/lib/postgresql --shell /bin/bash postgres
 fi
+
+# --- sops (optional; GitOps secrets) -------------------------------------------------------------
+# age-encrypted secret files need nothing here (the `pyrage` Python dependency decrypts them).
+# SOPS-encrypted ones need the `sops` program, which Debian bookworm does not package; with
+# TRUNKLINE_INSTALL_SOPS=1 it is built from source with Go (minutes, once) into /usr/local/bin.
+# Without sops, the SOPS tests skip; everything else works.
+if [[ "${1:-tests}" == tests && "${TRUNKLINE_INSTALL_SOPS:-0}" == 1 ]] && ! command -v sops >/dev/null 2>&1; then
+    if command -v go >/dev/null 2>&1; then
+        echo "install-system-deps: building sops with go install (github.com/getsops/sops/v3/cmd/sops)"
+        sops_bin="$(mktemp -d)"
+        GOBIN="$sops_bin" go install github.com/getsops/sops/v3/cmd/sops@v3.13.3
+        "${as_root[@]}" install -m 0755 "$sops_bin/sops" /usr/local/bin/sops
+        rm -rf "$sops_bin"
+    else
+        echo "install-system-deps: TRUNKLINE_INSTALL_SOPS=1 needs Go to build sops; skipping" >&2
+    fi
+fi

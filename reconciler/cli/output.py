@@ -46,7 +46,10 @@ def report_error(error: TrunklineError, *, output: str = "text") -> int:
 def run_guarded(command: click.Command, argv: Sequence[str] | None) -> int:
     """Run the click command; map every exception to a message and an exit code."""
     try:
-        command.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+        # With standalone_mode=False click returns ctx.exit(code) codes instead of raising.
+        returned = command.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+        if isinstance(returned, int) and not isinstance(returned, bool):
+            return returned
     except click.exceptions.Abort:
         err_console.print("aborted")
         return 1

@@ -3,12 +3,16 @@
 from reconciler.cli.commands import crds as crds
 from reconciler.cli.commands import (
     db,  # noqa: F401
+    drift,  # noqa: F401
     export,  # noqa: F401
     get,  # noqa: F401
     history,  # noqa: F401
     operator,  # noqa: F401
     plan,  # noqa: F401
+    rollback,  # noqa: F401
     validate,  # noqa: F401
 )
 from reconciler.cli.commands import schema as schema
 from reconciler.cli.commands import sync as sync
+from reconciler.cli.commands import rating as rating
+from reconciler.cli.commands import simulate as simulate

@@ -15,16 +15,19 @@ from reconciler.cli.output import console, err_console
 from resources import crds as crd_files
 from resources.errors import TrunklineError
 
-DIR_HELP = "directory holding the CRD files"
+DIR_HELP = "directory holding the CRD files (repeatable)"
+# crds/ for kubectl users, and the Helm chart's crds/ (Helm installs those before templates).
+DEFAULT_DIRS = (Path("crds"), Path("helm/trunkline/crds"))
 
 
 def _directory_option(function):  # type: ignore[no-untyped-def]
     return click.option(
         "--output-dir",
         "--dir",
-        "directory",
+        "directories",
         type=click.Path(file_okay=False, path_type=Path),
-        default=Path("crds"),
+        multiple=True,
+        default=DEFAULT_DIRS,
         show_default=True,
         help=DIR_HELP,
     )(function)
@@ -50,9 +53,14 @@ def crds() -> None:
 
 @crds.command()
 @_directory_option
-def generate(directory: Path) -> None:
+def generate(directories: tuple[Path, ...]) -> None:
     """Write one CRD file per kind; remove files of kinds that no longer exist."""
     expected = crd_files.rendered()
+    for directory in directories:
+        _generate(directory, expected)
+
+
+def _generate(directory: Path, expected: dict[str, str]) -> None:
     existing = _existing(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -74,13 +82,17 @@ def generate(directory: Path) -> None:
 @crds.command()
 @_directory_option
 @click.pass_context
-def check(ctx: click.Context, directory: Path) -> None:
+def check(ctx: click.Context, directories: tuple[Path, ...]) -> None:
     """Exit 1 listing the CRD files that differ from what `crds generate` would write."""
-    problems = crd_files.stale(crd_files.rendered(), _existing(directory))
-    if not problems:
-        console.print(f"[green]up to date[/green]: {directory}")
-        return
-    for name, reason in problems:
-        err_console.print(f"[red]stale[/red] {directory / name}: {reason}")
-    err_console.print("run `trunkline crds generate` and commit the result")
-    ctx.exit(1)
+    stale = False
+    for directory in directories:
+        problems = crd_files.stale(crd_files.rendered(), _existing(directory))
+        if not problems:
+            console.print(f"[green]up to date[/green]: {directory}")
+            continue
+        stale = True
+        for name, reason in problems:
+            err_console.print(f"[red]stale[/red] {directory / name}: {reason}")
+    if stale:
+        err_console.print("run `trunkline crds generate` and commit the result")
+        ctx.exit(1)

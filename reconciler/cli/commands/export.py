@@ -22,7 +22,17 @@ from resources.schema import resolve_kind
 @click.option("--unmanaged", is_flag=True, help="only rows Trunkline does not own yet")
 @click.option("--output", "-o", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), help="write one file per kind")
-def export(db_url: str | None, kinds: tuple[str, ...], unmanaged: bool, output: str, output_dir: Path | None) -> None:
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["manifests", "pulumi"]),
+    default="manifests",
+    show_default=True,
+    help="manifests (YAML/JSON), or a Pulumi program (__main__.py) declaring the rows",
+)
+def export(
+    db_url: str | None, kinds: tuple[str, ...], unmanaged: bool, output: str, output_dir: Path | None, format_: str
+) -> None:
     """Write manifests for the rows in the database (then `apply --adopt` takes them over)."""
     wanted = {resolve_kind(k).__name__ for k in kinds} or None
     engine = open_db(db_url)
@@ -30,6 +40,17 @@ def export(db_url: str | None, kinds: tuple[str, ...], unmanaged: bool, output: 
         live = observe(conn, kind_maps())
     keys = [k for k in live.rows if (wanted is None or k.kind in wanted) and (not unmanaged or k not in live.owned)]
     manifests = export_manifests(live, keys)
+    if format_ == "pulumi":
+        from provider.program import render  # the Pulumi front end; imported only when asked for
+
+        program = render(manifests)
+        if output_dir is None:
+            console.file.write(program)
+            return
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "__main__.py").write_text(program, encoding="utf-8")
+        console.print(f"wrote {output_dir / '__main__.py'} ({len(manifests)} objects)")
+        return
     if output == "json" and output_dir is None:
         print_json(manifests)
         return

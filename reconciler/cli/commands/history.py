@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
@@ -17,11 +18,15 @@ from switchdb.tables import metadata
 @click.option("--limit", default=20, show_default=True, help="how many revisions")
 @output_option("json")
 def history(db_url: str | None, limit: int, output: str) -> None:
-    """List applied revisions: when, who, from where (path or git commit), and what changed."""
+    """List applied revisions: when, who, from where (path or git commit), what changed, and
+    whether `trunkline rollback REV` can re-apply it (a snapshot was recorded)."""
     engine = open_db(db_url)
     table = metadata.tables["trunkline_revisions"]
     with engine.connect() as conn:
-        rows = conn.execute(select(table).order_by(table.c.id.desc()).limit(limit)).mappings().all()
+        # Not the snapshot itself (it can be megabytes): only whether there is one to roll back to.
+        columns = [c for c in table.c if c.name != "desired"]
+        query = select(*columns, table.c.desired.is_not(None).label("has_snapshot"))
+        rows = conn.execute(query.order_by(table.c.id.desc()).limit(limit)).mappings().all()
     records = [
         {
             "revision": r["id"],
@@ -29,8 +34,10 @@ def history(db_url: str | None, limit: int, output: str) -> None:
             "actor": r["actor"],
             "source": r["source"],
             "commit": r["commit_sha"],
+            "author": r["commit_author"],
             "subject": r["commit_subject"],
             "summary": r["summary"],
+            "snapshot": bool(r["has_snapshot"]),
         }
         for r in rows
     ]
@@ -41,18 +48,21 @@ def history(db_url: str | None, limit: int, output: str) -> None:
         console.print("No revisions yet.")
         return
     view = Table(box=None, header_style="bold")
-    for header in ("REV", "TIME", "ACTOR", "SOURCE", "+", "~", "-"):
+    for header in ("REV", "TIME", "ACTOR", "SOURCE", "COMMIT", "AUTHOR", "SUBJECT", "+", "~", "-", "ROLLBACK"):
         view.add_column(header)
     for r in records:
         s = r["summary"] or {}
-        source = f"{r['commit'][:12]} {r['subject'] or ''}".strip() if r["commit"] else r["source"]
         view.add_row(
             str(r["revision"]),
             r["time"] or "",
-            r["actor"] or "",
-            source or "",
+            escape(r["actor"] or ""),
+            escape(r["source"] or ""),
+            (r["commit"] or "")[:12],
+            escape(r["author"] or ""),
+            escape(r["subject"] or ""),
             str(s.get("create", 0)),
             str(s.get("update", 0)),
             str(s.get("delete", 0)),
+            "yes" if r["snapshot"] else "no",
         )
     console.print(view)

@@ -1,0 +1,481 @@
+"""Kestrel Voice, the carrier of examples/*.yaml, declared as a Pulumi program.
+
+Same objects, same names, same rows as `trunkline apply examples/`, for a subset of the
+carrier: three customers, four rate cards (three inline, the USD deck read from its CSV
+here), their routes, IP and SIP authentications, DIDs, packages and alerts. References are
+Outputs (`customer_ref=acme.name`), so Pulumi orders the writes as the engine would.
+
+Run it from this directory: see README.md.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pulumi
+
+from provider import (
+    Alert,
+    AlertArgs,
+    ContactArgs,
+    CredentialAuthentication,
+    CredentialAuthenticationArgs,
+    Customer,
+    CustomerArgs,
+    Did,
+    DidArgs,
+    IngressRoute,
+    IngressRouteArgs,
+    IpAuthentication,
+    IpAuthenticationArgs,
+    Package,
+    PackageArgs,
+    RateCard,
+    RateCardArgs,
+)
+
+HERE = Path(__file__).resolve().parent
+DECK = HERE.parent / "ratecards" / "decks" / "usd-wholesale.csv"
+config = pulumi.Config()
+
+
+def env_ref(name: str) -> dict[str, str]:
+    """A passwordRef read from the environment of whoever runs `pulumi up` (as the YAML does)."""
+    return {"env": name}
+
+
+def csv_rates(path: Path) -> list[dict[str, object]]:
+    """A CSV deck as inline rates: the program, not the provider, reads local files."""
+    snake = {"perMinute": "per_minute", "connectFee": "connect_fee", "minimumSeconds": "minimum_seconds"}
+    snake |= {"initialIncrement": "initial_increment", "subsequentIncrement": "subsequent_increment"}
+    snake |= {"effectiveFrom": "effective_from"}
+    rates = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            rate: dict[str, object] = {}
+            for column, text in row.items():
+                if text in ("", None):
+                    continue
+                key = snake.get(column, column)
+                if key in ("minimum_seconds", "initial_increment", "subsequent_increment"):
+                    rate[key] = int(text)
+                elif key == "blocked":
+                    rate[key] = text.lower() == "true"
+                else:
+                    rate[key] = text
+            rates.append(rate)
+    return rates
+
+
+# -- customers ---------------------------------------------------------------------------------
+
+acme = Customer(
+    "acme-voip",
+    CustomerArgs(
+        display_name="Acme VoIP Inc.",
+        status="Active",
+        currency="USD",
+        debit_limit="500.00",
+        minimum_payment="100.00",
+        tax_percent="0",
+        portal_access=True,
+        paypal_email="billing@acme-voip.example",
+        website="https://acme-voip.example",
+        address={
+            "street": "500 Congress Avenue, Suite 200",
+            "city": "Austin",
+            "region": "TX",
+            "postal_code": "78701",
+            "country": "US",
+        },
+        channels=200,
+        flow_speed=20,
+        daily_spend_limit="1500.00",
+        tags=["wholesale", "tier-1", "postpaid"],
+        contacts=[
+            ContactArgs(
+                name="Dana Whitfield",
+                email="noc@acme-voip.example",
+                portal_login=True,
+                password_ref=env_ref("TRUNKLINE_EXAMPLE_ACME_NOC_PASSWORD"),
+                public_notes="24/7 network operations",
+            ),
+            ContactArgs(
+                name="Luis Ortega",
+                email="billing@acme-voip.example",
+                portal_login=True,
+                auto_generate_password=True,
+                private_notes="Prefers invoices as PDF on the 1st",
+            ),
+        ],
+        cli_rules=[
+            {"cli": "^1512555[0-9]{4}$", "dialed_number_match": "^99", "notes": "premium route, Austin DIDs only"},
+            {"cli": "^1[2-9][0-9]{9}$", "p_asserted_id": "^1(512|212)555[0-9]{4}$", "notes": "standard route"},
+        ],
+    ),
+    labels={"tier": "gold", "region": "us"},
+)
+
+bluefin = Customer(
+    "bluefin-telecom",
+    CustomerArgs(
+        display_name="Bluefin Telecom GmbH",
+        status="Inactive",
+        currency="EUR",
+        debit_limit="0",
+        minimum_payment="50.00",
+        tax_percent="19",
+        portal_access=True,
+        website="https://bluefin-telecom.example",
+        address={"street": "Friedrichstrasse 68", "city": "Berlin", "postal_code": "10117", "country": "DE"},
+        channels=60,
+        flow_speed=6,
+        tags=["wholesale", "prepaid", "suspended"],
+        contacts=[
+            ContactArgs(
+                name="Jonas Becker",
+                email="ops@bluefin-telecom.example",
+                portal_login=True,
+                password_ref=env_ref("TRUNKLINE_EXAMPLE_BLUEFIN_OPS_PASSWORD"),
+                private_notes="Suspended for an overdue invoice; reactivate once paid",
+            )
+        ],
+    ),
+    labels={"tier": "silver", "region": "eu"},
+)
+
+cobalt = Customer(
+    "cobalt-comms",
+    CustomerArgs(
+        display_name="Cobalt Communications Ltd",
+        status="PendingApproval",
+        currency="GBP",
+        minimum_payment="25.00",
+        tax_percent="20",
+        portal_access=False,
+        address={
+            "street": "1 Spinningfields Square",
+            "city": "Manchester",
+            "region": "Greater Manchester",
+            "postal_code": "M3 3AP",
+            "country": "GB",
+        },
+        channels=30,
+        flow_speed=3,
+        daily_spend_limit="250.00",
+        tags=["smb", "trial"],
+        contacts=[
+            ContactArgs(
+                name="Priya Shah",
+                email="priya.shah@cobalt-comms.example",
+                portal_login=False,
+                public_notes="Signed up via the web form; KYC documents pending",
+            )
+        ],
+        cli_rules=[
+            {
+                "cli": "^44(20|161)[0-9]{7,8}$",
+                "rewrite_cli": "+442079460000",
+                "forced": True,
+                "notes": "forced rewrite to the main number",
+            }
+        ],
+    ),
+    labels={"tier": "bronze", "region": "uk"},
+)
+
+# -- rate cards (inline) -----------------------------------------------------------------------
+
+usd_wholesale = RateCard(
+    "usd-wholesale",
+    RateCardArgs(
+        currency="USD",
+        description="A-Z wholesale termination, USD",
+        precision=4,
+        rounding="up",
+        defaults={"connect_fee": "0", "minimum_seconds": 0, "initial_increment": 60, "subsequent_increment": 60},
+        rates=csv_rates(DECK),
+    ),
+)
+
+eur_standard = RateCard(
+    "eur-standard",
+    RateCardArgs(
+        currency="EUR",
+        description="Europe termination, EUR, 30/6 billing",
+        precision=5,
+        rounding="nearest",
+        defaults={"connect_fee": "0", "minimum_seconds": 0, "initial_increment": 30, "subsequent_increment": 6},
+        rates=[
+            {"prefix": "49", "name": "Germany - Fixed", "per_minute": "0.0095"},
+            {
+                "prefix": "49",
+                "name": "Germany - Fixed",
+                "per_minute": "0.0089",
+                "effective_from": "2025-07-01T00:00:00Z",
+            },
+            {"prefix": "4930", "name": "Germany - Berlin", "per_minute": "0.0078"},
+            {"prefix": "4915", "name": "Germany - Mobile", "per_minute": "0.0215"},
+            {"prefix": "4916", "name": "Germany - Mobile", "per_minute": "0.0215"},
+            {"prefix": "4917", "name": "Germany - Mobile", "per_minute": "0.0215"},
+            {
+                "prefix": "4917",
+                "name": "Germany - Mobile",
+                "per_minute": "0.0198",
+                "effective_from": "2025-07-01T00:00:00Z",
+            },
+            {"prefix": "49900", "name": "Germany - Premium Rate", "per_minute": "0", "blocked": True},
+            {"prefix": "49137", "name": "Germany - Mass Calling", "per_minute": "0", "blocked": True},
+            {"prefix": "43", "name": "Austria - Fixed", "per_minute": "0.0118"},
+            {"prefix": "436", "name": "Austria - Mobile", "per_minute": "0.0420"},
+            {"prefix": "41", "name": "Switzerland - Fixed", "per_minute": "0.0125"},
+        ],
+    ),
+)
+
+gbp_retail = RateCard(
+    "gbp-retail",
+    RateCardArgs(
+        currency="GBP",
+        description="UK and near-Europe, GBP, 1/1 billing",
+        defaults={"connect_fee": "0", "initial_increment": 1, "subsequent_increment": 1},
+        rates=[
+            {"prefix": "44", "name": "United Kingdom - Fixed", "per_minute": "0.0065"},
+            {"prefix": "4420", "name": "United Kingdom - London", "per_minute": "0.0058"},
+            {"prefix": "44161", "name": "United Kingdom - Manchester", "per_minute": "0.0060"},
+            {"prefix": "447", "name": "United Kingdom - Mobile", "per_minute": "0.0095", "connect_fee": "0.0010"},
+            {
+                "prefix": "4470",
+                "name": "United Kingdom - Personal Numbering",
+                "per_minute": "0.2800",
+                "minimum_seconds": 60,
+            },
+            {"prefix": "449", "name": "United Kingdom - Premium Rate", "per_minute": "0", "blocked": True},
+            {"prefix": "353", "name": "Ireland - Fixed", "per_minute": "0.0082"},
+            {"prefix": "3538", "name": "Ireland - Mobile", "per_minute": "0.0165"},
+            {"prefix": "33", "name": "France - Fixed", "per_minute": "0.0078"},
+            {"prefix": "34", "name": "Spain - Fixed", "per_minute": "0.0066"},
+        ],
+    ),
+)
+
+provider_linebridge = RateCard(
+    "provider-linebridge",
+    RateCardArgs(
+        currency="USD",
+        description="LineBridge inbound DID minutes",
+        defaults={"initial_increment": 6, "subsequent_increment": 6},
+        rates=[
+            {"prefix": "1", "name": "US/Canada inbound", "per_minute": "0.0012"},
+            {"prefix": "1800", "name": "US toll-free inbound", "per_minute": "0.0095"},
+            {"prefix": "44", "name": "UK inbound", "per_minute": "0.0030"},
+            {"prefix": "49", "name": "Germany inbound", "per_minute": "0.0035"},
+        ],
+    ),
+)
+
+# -- ingress routes ----------------------------------------------------------------------------
+
+IngressRoute(
+    "acme-standard",
+    IngressRouteArgs(
+        customer_ref=acme.name,
+        rate_card_ref=usd_wholesale.name,
+        priority=0,
+        recording="Sampling",
+        sampling_percent="5",
+        channels=150,
+        flow_speed=15,
+        max_duration=14400,
+    ),
+)
+IngressRoute(
+    "acme-premium",
+    IngressRouteArgs(
+        customer_ref=acme.name,
+        rate_card_ref=usd_wholesale.name,
+        tech_prefix="99",
+        dial_strings=["1", "44", "^(33|49)[1-9][0-9]{5,12}$"],
+        priority=10,
+        recording="Enabled",
+        channels=50,
+        flow_speed=5,
+        max_duration=7200,
+        over_limit_sip_code=486,
+    ),
+)
+IngressRoute(
+    "bluefin-standard",
+    IngressRouteArgs(
+        customer_ref=bluefin.name, rate_card_ref=eur_standard.name, dial_strings=["4", "3"], max_duration=3600
+    ),
+)
+IngressRoute(
+    "cobalt-standard",
+    IngressRouteArgs(
+        customer_ref=cobalt.name,
+        rate_card_ref=gbp_retail.name,
+        recording="Sampling",
+        sampling_percent="10",
+        channels=30,
+        flow_speed=3,
+        max_duration=7200,
+        enabled=True,
+    ),
+)
+
+# -- how calls are recognised ------------------------------------------------------------------
+
+IpAuthentication(
+    "acme-pbx",
+    IpAuthenticationArgs(
+        customer_ref=acme.name,
+        address="127.0.0.2",
+        channels=150,
+        flow_speed=15,
+        codecs=["PCMU", "PCMA", "G729"],
+        switch_manufacturer="FreeSWITCH",
+        switch_version="1.10.11",
+        protocol="udp",
+        port=5060,
+    ),
+)
+IpAuthentication(
+    "acme-pbx-premium",
+    IpAuthenticationArgs(
+        customer_ref=acme.name, address="127.0.0.2", tech_prefix="99", channels=50, flow_speed=5, codecs=["PCMU", "PCMA"]
+    ),
+)
+IpAuthentication(
+    "bluefin-sbc",
+    IpAuthenticationArgs(
+        customer_ref=bluefin.name,
+        address="127.0.0.3",
+        protocol="tls",
+        port=5061,
+        channels=60,
+        flow_speed=6,
+        codecs=["PCMA", "G722", "OPUS"],
+        switch_manufacturer="Kamailio",
+        switch_version="5.8",
+    ),
+)
+IpAuthentication(
+    "cobalt-pbx",
+    IpAuthenticationArgs(
+        customer_ref=cobalt.name,
+        address="127.0.0.4",
+        channels=30,
+        flow_speed=3,
+        codecs=["PCMA", "PCMU"],
+        switch_manufacturer="Asterisk",
+        switch_version="20",
+    ),
+)
+IpAuthentication(
+    "cobalt-egress",
+    IpAuthenticationArgs(
+        customer_ref=cobalt.name,
+        direction="Egress",
+        address="pbx.cobalt-comms.example",
+        protocol="tls",
+        port=5061,
+        codecs=["PCMA"],
+        credentials={
+            "username": "kestrel-trunk",
+            "password_ref": env_ref("TRUNKLINE_EXAMPLE_COBALT_TRUNK_PASSWORD"),
+        },
+    ),
+)
+
+# A SIP user whose password comes from the stack's secret config instead of a passwordRef: the
+# provider writes its HA1 digests and keeps only a salted hash of it in the Pulumi state.
+CredentialAuthentication(
+    "acme-softswitch-1001",
+    CredentialAuthenticationArgs(
+        customer_ref=acme.name,
+        username="acme1001",
+        realm="sip.kestrel.example",
+        password=config.require_secret("acme1001Password"),
+        channels=10,
+        flow_speed=2,
+        codecs=["PCMU", "PCMA"],
+        ip_allow_list=["127.0.0.0/8", "192.0.2.0/24"],
+    ),
+)
+CredentialAuthentication(
+    "cobalt-office-user",
+    CredentialAuthenticationArgs(
+        customer_ref=cobalt.name,
+        username="cobalt-office",
+        realm="sip.kestrel.example",
+        password_ref=env_ref("TRUNKLINE_EXAMPLE_COBALT_OFFICE_PASSWORD"),
+        channels=4,
+        flow_speed=1,
+        codecs=["PCMA"],
+    ),
+)
+
+# -- numbers, bundles, alerts ------------------------------------------------------------------
+
+Did(
+    "acme-reception",
+    DidArgs(
+        number="+12125550142",
+        destination={"uri": "sip:reception@127.0.0.2:5060"},
+        provider={"name": "LineBridge", "card_ref": provider_linebridge.name},
+        customer_ref=acme.name,
+        customer_card_ref=usd_wholesale.name,
+        cost="0.35",
+        retail="1.00",
+        setup_cost="0",
+        setup_retail="5.00",
+        channels=10,
+        flow_speed=2,
+    ),
+)
+Did(
+    "cobalt-main",
+    DidArgs(
+        number="+442079460000",
+        destination={"user": "cobalt-office"},
+        provider={"name": "Thamesgate Numbers"},
+        customer_ref=cobalt.name,
+        customer_card_ref=gbp_retail.name,
+        cost="0.60",
+        retail="1.50",
+        setup_retail="10.00",
+        recording=True,
+    ),
+)
+
+Package(
+    "acme-nanp-bundle",
+    PackageArgs(
+        customer_ref=acme.name,
+        name="NANP 10k minutes",
+        quantity=1,
+        auto_decrement_credit=True,
+        cost="250.00",
+        frequency="Monthly",
+        start_date="2025-01-01",
+        allowance={"minutes": 10000, "prefixes": ["1"]},
+    ),
+)
+
+Alert(
+    "acme-low-balance",
+    AlertArgs(
+        customer_ref=acme.name,
+        name="Low balance",
+        recipients=[{"email": "billing@acme-voip.example"}],
+        area="Balance",
+        operator="<",
+        threshold="50",
+        reset_threshold="100",
+        repeat="6h",
+    ),
+)
+
+pulumi.export("customers", [acme.name, bluefin.name, cobalt.name])

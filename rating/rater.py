@@ -1,0 +1,364 @@
+"""Rating a batch of CDRs into the switch database, exactly once per call id, in one transaction.
+
+``rate_cdrs(engine, catalog, cdrs)`` prices each call without touching the database (customer,
+route, longest prefix at the answer time, or the start for an unanswered call), then in ONE
+transaction:
+
+1. locks the balances of every customer the batch may charge (created at 0 if missing; in id
+   order, ``SELECT ... FOR UPDATE`` on PostgreSQL, an immediate transaction on SQLite), so two
+   sidecars rating calls of one customer serialize there;
+2. drops call ids already stored (a retried line or a replayed file charges nothing);
+3. locks the package periods the calls draw on and consumes allowances in call-time order;
+4. inserts the CDR rows with ``INSERT ... ON CONFLICT (call_id) DO NOTHING RETURNING call_id``
+   (one executemany, rows in call id order so concurrent writers take index locks in the same
+   order) and debits only rows actually inserted: a call that paid money but was inserted by a
+   concurrent writer in between (possible only when that writer did not lock the same customer,
+   e.g. another catalog revision) rolls the batch back and it is retried;
+5. appends the 'call' ledger lines (amount -cost, reference = call id, balance_after), updates
+   the balances and package usage, all as executemany.
+
+Statuses: ``Rated`` (priced; an unanswered call is Rated at 0), ``Rejected`` (no customer, no
+route, no rate, blocked prefix; with ``reason``), ``Unrated`` (the call cannot be priced through
+no fault of the CDR: a rate card in another currency than the customer, a deck that cannot be
+indexed). Only Rated calls move money. A call of an Inactive customer, over its debit or daily
+spend limit, is still Rated: it happened; refusing it is authorization's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
+from sqlalchemy.exc import DBAPIError
+
+from rating import RatingError
+from rating.catalog import Catalog, Customer, Package, RateCard, Route
+from rating.cdr import Cdr
+from rating.charges import charge
+from rating.ledger import ZERO, dialect_insert, lock_balances, write_balances
+from rating.prefixes import Match
+from switchdb.tables import cdrs as cdrs_table
+from switchdb.tables import ledger, package_usage
+
+RATED, REJECTED, UNRATED = "Rated", "Rejected", "Unrated"
+_CHUNK = 500  # bound parameters per IN (...) list
+_RETRIES = 5
+_EPOCH = date(1970, 1, 1)
+
+
+class _Race(Exception):
+    """A call this batch priced was stored by someone else meanwhile: roll back and retry."""
+
+
+@dataclass(slots=True)
+class _Priced:
+    cdr: Cdr
+    status: str
+    reason: str | None = None
+    customer: Customer | None = None
+    route: Route | None = None
+    card: RateCard | None = None
+    match: Match | None = None
+    number: str = ""
+    # Filled in under the locks:
+    billed: int = 0
+    package_seconds: int = 0
+    connect_fee: Decimal | None = None
+    cost: Decimal | None = None
+    usage: list[tuple[tuple[int, date], int]] = field(default_factory=list)
+
+    @property
+    def at(self) -> datetime:
+        return self.cdr.answer or self.cdr.start
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one CDR line of the batch."""
+
+    call_id: str
+    status: str  # Rated | Rejected | Unrated | Duplicate (already stored, or repeated in the batch)
+    reason: str | None = None
+    cost: Decimal | None = None
+    currency: str | None = None
+
+
+@dataclass(slots=True)
+class RateResult:
+    rated: int = 0
+    rejected: int = 0
+    unrated: int = 0
+    duplicates: int = 0
+    charged: dict[str, Decimal] = field(default_factory=dict)  # currency -> total cost of rated calls
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def add(self, other: RateResult) -> None:
+        self.rated += other.rated
+        self.rejected += other.rejected
+        self.unrated += other.unrated
+        self.duplicates += other.duplicates
+        for currency, amount in other.charged.items():
+            self.charged[currency] = self.charged.get(currency, ZERO) + amount
+        self.outcomes.extend(other.outcomes)
+
+
+def period_start(package: Package, day: date) -> date:
+    """The first day of the allowance period holding ``day`` (UTC calendar periods; weeks start Monday)."""
+    match package.frequency:
+        case "Daily":
+            return day
+        case "Weekly":
+            return day - timedelta(days=day.weekday())
+        case "Monthly":
+            return day.replace(day=1)
+        case "Yearly":
+            return date(day.year, 1, 1)
+        case _:  # OneOff: one allowance for the package's whole life
+            return package.start_date or _EPOCH
+
+
+def price(catalog: Catalog, cdr: Cdr) -> _Priced:
+    """Customer, route and rate of one call; no database access."""
+    found = catalog.identify(
+        username=cdr.username, source_ip=cdr.source_ip, source_port=cdr.source_port, dialed=cdr.dialed
+    )
+    if isinstance(found, str):
+        return _Priced(cdr, REJECTED, found)
+    customer = found.customer
+    routed = catalog.route(customer, found.number, found.tech_prefix)
+    if isinstance(routed, str):
+        return _Priced(cdr, REJECTED, routed, customer=customer)
+    route, number = routed
+    card = catalog.cards[route.rate_card_id]
+    priced = _Priced(cdr, UNRATED, customer=customer, route=route, card=card, number=number)
+    if card.index is None:
+        priced.reason = f"rate card {card.ref}: {card.error}"
+        return priced
+    if card.currency != customer.currency:
+        priced.reason = (
+            f"rate card {card.ref} is in {card.currency}, customer {customer.ref} pays in {customer.currency}"
+        )
+        return priced
+    match = card.index.lookup(number, priced.at)
+    if match is None:
+        priced.status, priced.reason = REJECTED, f"no rate for {number} on rate card {card.ref}"
+        return priced
+    priced.match = match
+    if match.blocked:
+        priced.status, priced.reason = REJECTED, f"prefix {match.prefix} is blocked on rate card {card.ref}"
+        return priced
+    priced.status = RATED
+    return priced
+
+
+def rate_cdrs(engine: Engine, catalog: Catalog, cdrs: Iterable[Cdr], *, now: datetime | None = None) -> RateResult:
+    """Rate a batch in one transaction; each call id is stored and charged at most once, ever."""
+    now = now or datetime.now(UTC)
+    result = RateResult()
+    seen: set[str] = set()
+    batch: list[_Priced] = []
+    for cdr in cdrs:
+        if cdr.call_id in seen:
+            result.duplicates += 1
+            result.outcomes.append(Outcome(cdr.call_id, "Duplicate", "repeated in this batch"))
+            continue
+        seen.add(cdr.call_id)
+        batch.append(price(catalog, cdr))
+    for attempt in range(_RETRIES):
+        try:
+            with engine.connect() as conn:
+                if conn.dialect.name == "sqlite":
+                    conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    stored = _store(conn, catalog, batch, now)
+            break
+        except _Race:
+            if attempt == _RETRIES - 1:
+                raise RatingError(
+                    "could not rate the batch: call ids kept colliding with a concurrent writer"
+                ) from None
+        except DBAPIError as exc:
+            # PostgreSQL deadlock (40P01) or serialization failure (40001): the transaction was rolled back.
+            code = getattr(exc.orig, "sqlstate", None)
+            if code not in ("40P01", "40001") or attempt == _RETRIES - 1:
+                raise
+    for priced in batch:
+        call_id = priced.cdr.call_id
+        if call_id not in stored:
+            result.duplicates += 1
+            result.outcomes.append(Outcome(call_id, "Duplicate", "already rated"))
+            continue
+        currency = priced.customer.currency if priced.customer else None
+        if priced.status == RATED:
+            result.rated += 1
+            assert priced.cost is not None and currency is not None
+            result.charged[currency] = result.charged.get(currency, ZERO) + priced.cost
+        elif priced.status == REJECTED:
+            result.rejected += 1
+        else:
+            result.unrated += 1
+        result.outcomes.append(Outcome(call_id, priced.status, priced.reason, priced.cost, currency))
+    return result
+
+
+def _store(conn: Connection, catalog: Catalog, batch: list[_Priced], now: datetime) -> set[str]:
+    """Steps 1-5 of the module docstring; returns the call ids this transaction stored."""
+    for priced in batch:  # a retried transaction starts over
+        priced.billed, priced.package_seconds, priced.connect_fee, priced.cost, priced.usage = 0, 0, None, None, []
+    balance = lock_balances(conn, (p.customer for p in batch if p.status == RATED and p.customer), now)
+    existing = _existing(conn, [p.cdr.call_id for p in batch])
+    new = [p for p in batch if p.cdr.call_id not in existing]
+    rated = sorted((p for p in new if p.status == RATED), key=lambda p: (p.at, p.cdr.call_id))
+    used = _lock_usage(conn, catalog, rated)
+    for priced in rated:
+        _charge(catalog, priced, used)
+    rows = [_row(p, now) for p in sorted(new, key=lambda p: p.cdr.call_id)]
+    inserted: set[str] = set()
+    for start in range(0, len(rows), _CHUNK * 10):
+        statement = (
+            dialect_insert(conn, cdrs_table)
+            .on_conflict_do_nothing(index_elements=["call_id"])
+            .returning(cdrs_table.c.call_id)
+        )
+        inserted.update(conn.execute(statement, rows[start : start + _CHUNK * 10]).scalars())
+    if any(p.cdr.call_id not in inserted and (p.cost or p.package_seconds) for p in rated):
+        raise _Race
+    lines: list[dict[str, object]] = []
+    touched: dict[int, Decimal] = {}
+    consumed: dict[tuple[int, date], int] = {}
+    for priced in rated:
+        if priced.cdr.call_id not in inserted:
+            continue
+        for key, seconds in priced.usage:
+            consumed[key] = consumed.get(key, 0) + seconds
+        if not priced.cost:
+            continue
+        customer = priced.customer
+        assert customer is not None and priced.match is not None
+        after = balance[customer.id] = balance[customer.id] - priced.cost
+        touched[customer.id] = after
+        lines.append(
+            {
+                "customer_id": customer.id,
+                "at": now,
+                "entry_type": "call",
+                "amount": -priced.cost,
+                "currency": customer.currency,
+                "reference": priced.cdr.call_id,
+                "description": f"call to {priced.number} (prefix {priced.match.prefix})",
+                "balance_after": after,
+            }
+        )
+    if lines:
+        conn.execute(ledger.insert(), lines)
+    write_balances(conn, touched, now)
+    if consumed:
+        conn.execute(
+            update(package_usage)
+            .where(package_usage.c.package_id == bindparam("pid"), package_usage.c.period_start == bindparam("period"))
+            .values(seconds_used=bindparam("seconds")),
+            [
+                {"pid": pid, "period": period, "seconds": used[(pid, period)]}
+                for (pid, period) in sorted(consumed)  # the totals, already including this batch
+            ],
+        )
+    return inserted
+
+
+def _existing(conn: Connection, call_ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    column = cdrs_table.c.call_id
+    for start in range(0, len(call_ids), _CHUNK):
+        chunk = call_ids[start : start + _CHUNK]
+        found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
+    return found
+
+
+def _packages_of(catalog: Catalog, priced: _Priced) -> list[tuple[Package, date]]:
+    assert priced.customer is not None
+    day = priced.at.date()
+    return [
+        (package, period_start(package, day))
+        for package in catalog.packages.get(priced.customer.id, ())
+        if package.active_on(day) and package.covers(priced.number.removeprefix("+"))
+    ]
+
+
+def _lock_usage(conn: Connection, catalog: Catalog, rated: list[_Priced]) -> dict[tuple[int, date], int]:
+    """Create and lock the package periods answered calls may draw on; (package id, period) → seconds used."""
+    keys = sorted({(pkg.id, period) for p in rated if p.cdr.answered for pkg, period in _packages_of(catalog, p)})
+    if not keys:
+        return {}
+    conn.execute(
+        dialect_insert(conn, package_usage).on_conflict_do_nothing(index_elements=["package_id", "period_start"]),
+        [{"package_id": pid, "period_start": period, "seconds_used": 0} for pid, period in keys],
+    )
+    used: dict[tuple[int, date], int] = {}
+    columns = (package_usage.c.package_id, package_usage.c.period_start)
+    for start in range(0, len(keys), _CHUNK):
+        query = (
+            select(*columns, package_usage.c.seconds_used)
+            .where(tuple_(*columns).in_(keys[start : start + _CHUNK]))
+            .order_by(*columns)
+            .with_for_update()
+        )
+        used.update({(r.package_id, r.period_start): r.seconds_used for r in conn.execute(query)})
+    return used
+
+
+def _charge(catalog: Catalog, priced: _Priced, used: dict[tuple[int, date], int]) -> None:
+    """Price one call, consuming package allowances (in package id order) before money."""
+    assert priced.match is not None
+    duration = priced.cdr.duration_s
+    pools = [(pkg, period) for pkg, period in _packages_of(catalog, priced)] if duration else []
+    left = {(pkg.id, period): pkg.allowance_seconds - used[(pkg.id, period)] for pkg, period in pools}
+    available = sum(max(0, seconds) for seconds in left.values())
+    result = charge(duration, priced.match.tariff, package_seconds=available)
+    to_take = result.package_seconds
+    for key, seconds in left.items():
+        if to_take <= 0:
+            break
+        take = min(max(0, seconds), to_take)
+        if take:
+            used[key] += take
+            priced.usage.append((key, take))
+            to_take -= take
+    priced.billed = result.billed_seconds
+    priced.package_seconds = result.package_seconds
+    priced.connect_fee = result.connect_fee
+    priced.cost = result.cost
+
+
+def _row(priced: _Priced, now: datetime) -> dict[str, object]:
+    cdr = priced.cdr
+    match = priced.match if priced.status == RATED else None
+    return {
+        "call_id": cdr.call_id,
+        "start": cdr.start,
+        "answer": cdr.answer,
+        "end": cdr.end,
+        "source_ip": cdr.source_ip,
+        "source_port": cdr.source_port,
+        "username": cdr.username,
+        "cli": cdr.cli,
+        "pai": cdr.pai,
+        "dialed": cdr.dialed,
+        "sip_code": cdr.sip_code,
+        "pdd_ms": cdr.pdd_ms,
+        "customer_id": priced.customer.id if priced.customer else None,
+        "route_id": priced.route.id if priced.route else None,
+        "rate_card_id": priced.card.id if priced.card else None,
+        "prefix": priced.match.prefix if priced.match else None,
+        "per_minute": match.tariff.per_minute if match else None,
+        "billed_seconds": priced.billed,
+        "package_seconds": priced.package_seconds,
+        "connect_fee": priced.connect_fee,
+        "cost": priced.cost,
+        "currency": priced.customer.currency if priced.customer and priced.status == RATED else None,
+        "status": priced.status,
+        "reason": priced.reason,
+        "rated_at": now,
+    }

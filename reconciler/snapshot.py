@@ -1,0 +1,83 @@
+"""Snapshots: a desired state as bytes, stored on each revision so it can be applied again.
+
+``trunkline rollback N`` must work when the commit, the checkout or the rate deck a revision
+came from is gone, so a snapshot holds every object as a self-contained storage-version
+manifest: rate decks are inlined (``ratesFrom`` is dropped, its rates kept), and a
+``passwordRef.file`` relative to its manifest is made absolute. Secrets are references only
+(the model never holds a value), so a snapshot is as safe to store as the manifests in git.
+
+Format: gzip of ``{"snapshotVersion": 1, "items": [manifest, ...]}`` (compact JSON, no
+timestamp in the gzip header, so the same state always gives the same bytes).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from pathlib import Path
+from typing import Any
+
+from resources.errors import TrunklineError, ValidationError
+from resources.loader import load_manifests
+from resources.meta import Resource
+from resources.state import DesiredState
+
+VERSION = 1
+SOURCE = "<snapshot>"
+
+
+class SnapshotError(TrunklineError):
+    """Stored snapshot bytes cannot be read back (corrupt, or written by a newer Trunkline)."""
+
+    exit_code = 1
+
+
+def _manifest(obj: Resource, base_dir: Path | None) -> dict[str, Any]:
+    manifest: dict[str, Any] = obj.model_dump(mode="json", by_alias=True, exclude_none=True)
+    spec = manifest["spec"]
+    for field in obj.source_fields:
+        if spec.get(field) is not None and any(v is not None for k, v in spec.items() if k != field):
+            spec.pop(field)  # the loader resolved it into the spec (a deck into ``rates``)
+    if base_dir is not None:
+        _absolute_files(spec, base_dir)
+    return manifest
+
+
+def _absolute_files(value: Any, base_dir: Path) -> None:
+    """Make ``passwordRef.file`` paths absolute: a snapshot has no manifest directory."""
+    if isinstance(value, dict):
+        ref = value.get("passwordRef")
+        if isinstance(ref, dict) and isinstance(ref.get("file"), str) and not Path(ref["file"]).is_absolute():
+            ref["file"] = str((base_dir / ref["file"]).resolve())
+        for item in value.values():
+            _absolute_files(item, base_dir)
+    elif isinstance(value, list):
+        for item in value:
+            _absolute_files(item, base_dir)
+
+
+def snapshot(state: DesiredState) -> bytes:
+    """Every object of ``state`` as storage-version manifests: JSON, gzip-compressed."""
+    items = []
+    for key, obj in state.objects.items():
+        source = state.sources.get(key)
+        base_dir = None if source is None or source.file.startswith("<") else Path(source.file).parent
+        items.append(_manifest(obj, base_dir))
+    body = json.dumps({"snapshotVersion": VERSION, "items": items}, separators=(",", ":"), ensure_ascii=False)
+    return gzip.compress(body.encode(), compresslevel=6, mtime=0)
+
+
+def restore(data: bytes) -> DesiredState:
+    """The desired state a snapshot holds, validated like any manifests."""
+    try:
+        document = json.loads(gzip.decompress(data))
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
+        raise SnapshotError(f"cannot read snapshot: {exc}") from exc
+    if not isinstance(document, dict) or document.get("snapshotVersion") != VERSION:
+        version = document.get("snapshotVersion") if isinstance(document, dict) else None
+        raise SnapshotError(f"cannot read snapshot: unknown snapshot version {version!r}")
+    try:
+        return load_manifests(document.get("items", []), source=SOURCE)
+    except ValidationError as exc:
+        raise SnapshotError(f"cannot restore snapshot: {exc.message}") from exc
