@@ -41,7 +41,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 # pytest's exit status is echoed so .ci/run can tell "no tests ran" (5) from failures.
-test: install system-deps lint k8s-tools
+test: install system-deps lint k8s-tools helm-tool
 	$(VENV)/bin/python -m pytest -q -n auto $(PYTEST_ARGS) \
 		|| { rc=$$?; echo "make test: pytest exited with status $$rc" >&2; exit $$rc; }
 
@@ -61,3 +61,8 @@ distclean: clean
 .PHONY: k8s-tools
 k8s-tools:
 	@tests/k8s/build.sh --optional >/dev/null
+
+# helm for tests/helm (helm lint, helm template), built from its Go module into a cache.
+.PHONY: helm-tool
+helm-tool:
+	@if command -v go >/dev/null; then scripts/build-helm.sh >/dev/null; fi

@@ -333,38 +333,39 @@ class _Loader:
             return
         self.state.config_maps[(namespace, name)] = dict(data)
 
+    def finish(self, *, check_references: bool = True) -> DesiredState:
+        """Resolve decks, run the cross-object checks, and raise every problem found at once."""
+        self.resolve_decks()
+        self.problems.extend(check_all(self.state) if check_references else check_uniqueness(self.state))
+        if self.problems:
+            raise ValidationError(self.problems)
+        return self.state
+
+    def object_problem(self, key: ObjectKey, message: str, path: tuple[Any, ...]) -> None:
+        """A problem with a loaded object, positioned at ``path`` in its document."""
+        source = self.state.sources[key]
+        self.problem(
+            message,
+            source.file,
+            source.document,
+            path,
+            kind=key.kind,
+            namespace=key.namespace,
+            name=key.name,
+            field=_render_path(path),
+        )
+
     def check_rates(self, card: RateCard) -> None:
         """Duplicate prefixes of inline rates (a deck's are found by ``parse_deck``, by CSV line)."""
-        source = self.state.sources[card.key]
         for rate_index, message in duplicate_rates(card.spec.rates or []):
-            path = ("spec", "rates", rate_index, "prefix")
-            self.problem(
-                message,
-                source.file,
-                source.document,
-                path,
-                kind=card.kind,
-                namespace=card.metadata.namespace,
-                name=card.metadata.name,
-                field=_render_path(path),
-            )
+            self.object_problem(card.key, message, ("spec", "rates", rate_index, "prefix"))
 
     def resolve_decks(self) -> None:
         for key, path in self._decks:
             rates, problems = load_deck(path)
             for unreadable in (p for p in problems if p.line is None):
                 # A deck that cannot be read has no line to show: point at the reference instead.
-                source = self.state.sources[key]
-                self.problem(
-                    f"{unreadable.message} ({path})",
-                    source.file,
-                    source.document,
-                    ("spec", "ratesFrom", "csv"),
-                    kind=key.kind,
-                    namespace=key.namespace,
-                    name=key.name,
-                    field="spec.ratesFrom.csv",
-                )
+                self.object_problem(key, f"{unreadable.message} ({path})", ("spec", "ratesFrom", "csv"))
             self._set_rates(key, rates, [p for p in problems if p.line is not None])
         for key in self._config_map_decks:
             card = self.state.objects[key]
@@ -372,17 +373,8 @@ class _Loader:
             ref = card.spec.rates_from.config_map_ref
             data = self.state.config_maps.get((key.namespace, ref.name), {})
             if ref.key not in data:
-                source = self.state.sources[key]
-                self.problem(
-                    f"ConfigMap {ref.name!r} with key {ref.key!r} is not declared in namespace {key.namespace}",
-                    source.file,
-                    source.document,
-                    ("spec", "ratesFrom", "configMapRef"),
-                    kind=key.kind,
-                    namespace=key.namespace,
-                    name=key.name,
-                    field="spec.ratesFrom.configMapRef",
-                )
+                message = f"ConfigMap {ref.name!r} with key {ref.key!r} is not declared in namespace {key.namespace}"
+                self.object_problem(key, message, ("spec", "ratesFrom", "configMapRef"))
                 continue
             rates, problems = parse_deck(data[ref.key], file=f"ConfigMap/{key.namespace}/{ref.name}[{ref.key}]")
             self._set_rates(key, rates, problems)
@@ -425,11 +417,7 @@ def load(
                 loader.problems.append(Problem(f"cannot read manifest: {exc}", file=str(file)))
                 continue
             loader.load_text(text, str(file))
-    loader.resolve_decks()
-    loader.problems.extend(check_all(loader.state))
-    if loader.problems:
-        raise ValidationError(loader.problems)
-    return loader.state
+    return loader.finish()
 
 
 def load_manifests(
@@ -449,20 +437,11 @@ def load_manifests(
     loader.state.config_maps.update(config_maps or {})
     for index, manifest in enumerate(manifests):
         loader.load_document(manifest, source, index)
-    loader.resolve_decks()
-    checks = check_all(loader.state) if check_references else check_uniqueness(loader.state)
-    loader.problems.extend(checks)
-    if loader.problems:
-        raise ValidationError(loader.problems)
-    return loader.state
+    return loader.finish(check_references=check_references)
 
 
 def load_text(text: str, *, file: str = "<input>", registry: Registry = DEFAULT_REGISTRY) -> DesiredState:
     """Load manifests from a string (tests, the operator, the Pulumi provider)."""
     loader = _Loader(registry)
     loader.load_text(text, file)
-    loader.resolve_decks()
-    loader.problems.extend(check_all(loader.state))
-    if loader.problems:
-        raise ValidationError(loader.problems)
-    return loader.state
+    return loader.finish()

@@ -12,7 +12,7 @@ from reconciler.cli.commands import (
     rollback,  # noqa: F401
     validate,  # noqa: F401
 )
-from reconciler.cli.commands import schema as schema
-from reconciler.cli.commands import sync as sync
 from reconciler.cli.commands import rating as rating
+from reconciler.cli.commands import schema as schema
 from reconciler.cli.commands import simulate as simulate
+from reconciler.cli.commands import sync as sync
