@@ -89,7 +89,11 @@ def args_class(kind: str) -> type:
 def plain(value: Any) -> Any:
     """Args (and nested Args, lists, dicts) as plain properties; Outputs stay for Pulumi to resolve."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if getattr(value, f.name) is not None}
+        return {
+            f.name: plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) is not None
+        }
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):

@@ -235,4 +235,3 @@ def property_path(kind: str | None, field: str | None) -> str:
             parts.append(entry[0])
             model = inner_model(entry[2])
     return ".".join(parts).replace(".[", "[")
-

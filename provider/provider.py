@@ -107,7 +107,9 @@ def _outputs(props: dict[str, Any], previous: dict[str, Any] | None = None) -> d
         if clear is None:
             continue
         old = old_hashes.get(path)
-        holder[fields.PASSWORD_HASH] = old if passwords.matches(str(clear), old) else passwords.hash_password(str(clear))
+        holder[fields.PASSWORD_HASH] = (
+            old if passwords.matches(str(clear), old) else passwords.hash_password(str(clear))
+        )
     return outs
 
 
@@ -322,4 +324,3 @@ class _Blind:
 
     def resolve(self, ref: Any, *, namespace: str, base_dir: Any) -> str:
         return ""
-

@@ -344,7 +344,12 @@ IpAuthentication(
 IpAuthentication(
     "acme-pbx-premium",
     IpAuthenticationArgs(
-        customer_ref=acme.name, address="127.0.0.2", tech_prefix="99", channels=50, flow_speed=5, codecs=["PCMU", "PCMA"]
+        customer_ref=acme.name,
+        address="127.0.0.2",
+        tech_prefix="99",
+        channels=50,
+        flow_speed=5,
+        codecs=["PCMU", "PCMA"],
     ),
 )
 IpAuthentication(

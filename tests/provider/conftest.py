@@ -65,7 +65,10 @@ spec:
   address: {city: Austin, postalCode: "78701", country: US}
   tags: [wholesale]
   contacts:
-    - {name: Dana Whitfield, email: noc@acme-voip.example, portalLogin: true, passwordRef: {env: TL_PULUMI_PORTAL_PASSWORD}}
+    - name: Dana Whitfield
+      email: noc@acme-voip.example
+      portalLogin: true
+      passwordRef: {env: TL_PULUMI_PORTAL_PASSWORD}
   cliRules:
     - {cli: "^1512555[0-9]{4}$", dialedNumberMatch: "^99"}
 """,

@@ -192,7 +192,9 @@ def test_check_skips_values_unknown_until_apply(provider):
 
 def test_check_rejects_a_bad_name_and_an_unknown_kind(provider):
     assert [f.property for f in provider.check({}, {"kind": "Nope", "name": "x"}).failures] == ["kind"]
-    failures = provider.check({}, {"kind": "Customer", "name": "Not_DNS", "spec": {"display_name": "A", "currency": "USD"}})
+    failures = provider.check(
+        {}, {"kind": "Customer", "name": "Not_DNS", "spec": {"display_name": "A", "currency": "USD"}}
+    )
     assert [f.property for f in failures.failures] == ["name"]
 
 
@@ -200,7 +202,12 @@ def test_check_rejects_a_bad_name_and_an_unknown_kind(provider):
 
 
 def customer(**spec: Any) -> dict[str, Any]:
-    return {"kind": "Customer", "name": "acme", "namespace": "default", "spec": {"display_name": "A", "currency": "USD", **spec}}
+    return {
+        "kind": "Customer",
+        "name": "acme",
+        "namespace": "default",
+        "spec": {"display_name": "A", "currency": "USD", **spec},
+    }
 
 
 @pytest.mark.parametrize(
@@ -208,12 +215,22 @@ def customer(**spec: Any) -> dict[str, Any]:
     [
         pytest.param(customer(), customer(), False, [], False, id="same-inputs-no-change"),
         pytest.param(
-            customer(debit_limit="10.50"), customer(debit_limit="10.5"), False, [], False, id="same-money-other-spelling"
+            customer(debit_limit="10.50"),
+            customer(debit_limit="10.5"),
+            False,
+            [],
+            False,
+            id="same-money-other-spelling",
         ),
         pytest.param(customer(channels=10), customer(channels=10.0), False, [], False, id="a-double-from-the-wire"),
         pytest.param(customer(), customer(channels=5), True, [], False, id="mutable-field-updates-in-place"),
         pytest.param(
-            customer(), customer(currency="EUR"), True, ["spec.currency"], True, id="immutable-currency-replaces-same-key"
+            customer(),
+            customer(currency="EUR"),
+            True,
+            ["spec.currency"],
+            True,
+            id="immutable-currency-replaces-same-key",
         ),
         pytest.param(
             customer(),

@@ -22,14 +22,26 @@ SECRET = "Dir3ct-Pulumi-S3cret"
 
 def sip_user(db_url: str, **spec: Any) -> dict[str, Any]:
     base = {"customer_ref": "acme", "username": "acme1001", "realm": "sip.kestrel.example", "password": SECRET}
-    return {"kind": "CredentialAuthentication", "name": "acme-1001", "namespace": "default", "db_url": db_url,
-            "spec": {**base, **spec}}
+    return {
+        "kind": "CredentialAuthentication",
+        "name": "acme-1001",
+        "namespace": "default",
+        "db_url": db_url,
+        "spec": {**base, **spec},
+    }
 
 
 @pytest.fixture
 def acme(provider, db_url):
-    provider.create({"kind": "Customer", "name": "acme", "namespace": "default", "db_url": db_url,
-                     "spec": {"display_name": "Acme", "currency": "USD"}})
+    provider.create(
+        {
+            "kind": "Customer",
+            "name": "acme",
+            "namespace": "default",
+            "db_url": db_url,
+            "spec": {"display_name": "Acme", "currency": "USD"},
+        }
+    )
 
 
 def everything(value: Any) -> str:
@@ -70,7 +82,8 @@ def test_diff_sees_through_pulumi_secret_wrappers(provider, db_url, acme):
     from pulumi.runtime import rpc
 
     created = provider.create(sip_user(db_url))
-    wrapped = sip_user(db_url, password={rpc._special_sig_key: rpc._special_secret_sig, "value": SECRET})
+    plain = sip_user(db_url)
+    wrapped = {**plain, "spec": {rpc._special_sig_key: rpc._special_secret_sig, "value": plain["spec"]}}
     assert provider.diff(created.id, created.outs, wrapped).changes is False
     assert provider.check({}, wrapped).failures == []
 
@@ -86,13 +99,29 @@ def test_a_rotated_password_rewrites_the_digests(provider, db_url, acme):
 
 
 def test_contact_and_egress_passwords_are_hashed_too(provider, db_url, acme):
-    customer = {"kind": "Customer", "name": "bluefin", "namespace": "default", "db_url": db_url,
-                "spec": {"display_name": "B", "currency": "EUR",
-                         "contacts": [{"name": "Ops", "email": "ops@b.example", "portal_login": True,
-                                       "password": SECRET}]}}
-    egress = {"kind": "IpAuthentication", "name": "egress", "namespace": "default", "db_url": db_url,
-              "spec": {"customer_ref": "acme", "direction": "Egress", "address": "pbx.acme.example",
-                       "credentials": {"username": "trunk", "password": SECRET}}}
+    customer = {
+        "kind": "Customer",
+        "name": "bluefin",
+        "namespace": "default",
+        "db_url": db_url,
+        "spec": {
+            "display_name": "B",
+            "currency": "EUR",
+            "contacts": [{"name": "Ops", "email": "ops@b.example", "portal_login": True, "password": SECRET}],
+        },
+    }
+    egress = {
+        "kind": "IpAuthentication",
+        "name": "egress",
+        "namespace": "default",
+        "db_url": db_url,
+        "spec": {
+            "customer_ref": "acme",
+            "direction": "Egress",
+            "address": "pbx.acme.example",
+            "credentials": {"username": "trunk", "password": SECRET},
+        },
+    }
     for props in (customer, egress):
         assert provider.check({}, props).failures == []
         outs = provider.create(props).outs

@@ -39,7 +39,8 @@ def test_a_fresh_interpreter_unpickles_it(tmp_path):
         "import base64, sys, dill\n"
         "p = dill.loads(base64.b64decode(sys.stdin.read()))\n"
         "print(type(p).__module__, type(p).__name__, sorted(vars(p)))\n"
-        "print(p.check({}, {'kind': 'Customer', 'name': 'x', 'spec': {'display_name': 'X', 'currency': 'USD'}}).failures)\n"
+        "spec = {'display_name': 'X', 'currency': 'USD'}\n"
+        "print(p.check({}, {'kind': 'Customer', 'name': 'x', 'spec': spec}).failures)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],

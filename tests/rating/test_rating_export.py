@@ -104,12 +104,16 @@ def test_csv_has_the_export_header_and_empty_cells_for_absent_fields(engine):
 @pytest.mark.parametrize(
     ("customer", "start_from", "start_to", "expected"),
     [
-        pytest.param(None, None, None, ["c1", "c6", "c7", "c8", "c2", "c3", "c4", "c5", "c9"], id="everything-by-start"),
+        pytest.param(
+            None, None, None, ["c1", "c6", "c7", "c8", "c2", "c3", "c4", "c5", "c9"], id="everything-by-start"
+        ),
         pytest.param("acme", None, None, ["c1", "c7", "c8", "c2", "c3", "c4", "c5", "c9"], id="one-customer"),
         pytest.param("bluefin", None, None, [], id="customer-without-calls"),
-        pytest.param(None, "2026-03-01T10:05:00", "2026-03-01T10:12:00", ["c2", "c3", "c4"], id="from-inclusive-to-exclusive"),
+        pytest.param(
+            None, "2026-03-01T10:05:00", "2026-03-01T10:12:00", ["c2", "c3", "c4"], id="from-inclusive-to-exclusive"
+        ),
     ],
-)  # fmt: skip
+)
 def test_filters(engine, customer, start_from, start_to, expected):
     with engine.connect() as conn:
         who = Catalog.load(conn).customer(customer) if customer else None

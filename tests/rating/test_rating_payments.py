@@ -43,7 +43,12 @@ def test_a_completed_payment_credits_the_amount_and_books_the_tax_on_top(engine)
         lines = [(r.entry_type, r.amount, r.balance_after) for r in conn.execute(select(ledger).order_by(ledger.c.id))]
         assert lines == [("payment", Decimal("110"), Decimal("110")), ("tax", Decimal("-10"), Decimal("100"))]
         row = conn.execute(select(payments)).one()
-        assert (row.amount, row.tax, row.status, row.description) == (Decimal("100"), Decimal("10"), "Completed", "wire 2026-03")
+        assert (row.amount, row.tax, row.status, row.description) == (
+            Decimal("100"),
+            Decimal("10"),
+            "Completed",
+            "wire 2026-03",
+        )
     # a call then debits it: 31 s to 44 at 30/6 -> 0.04
     rate_cdrs(engine, catalog(engine), parse([cdr_line("c", "442071234567", seconds=31)]))
     assert balance(engine, "default/acme") == Decimal("99.96")

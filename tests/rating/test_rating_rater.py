@@ -57,22 +57,134 @@ def acme_id(engine: Engine) -> int:
 @pytest.mark.parametrize(
     ("record", "status", "reason", "route", "prefix", "number"),
     [
-        pytest.param(cdr_line("p", "12125550100", seconds=1), "Rated", None, "acme-standard", "1", "12125550100", id="ip-address-standard-route"),
-        pytest.param(cdr_line("p", "+12125550100", seconds=1), "Rated", None, "acme-standard", "1", "+12125550100", id="plus-sign-ignored-by-prefix"),
-        pytest.param(cdr_line("p", "19005550100", seconds=1, port=5060), "Rated", None, "acme-standard", "1900", "19005550100", id="longest-prefix-on-port"),
-        pytest.param(cdr_line("p", "442071234567", seconds=1, source=None, username="acme1"), "Rated", None, "acme-standard", "44", "442071234567", id="sip-user"),
-        pytest.param(cdr_line("p", "442071234567", seconds=1, source=None, username="acme1@trunkline.local"), "Rated", None, "acme-standard", "44", "442071234567", id="sip-user-with-realm"),
-        pytest.param(cdr_line("p", "99442071234567", seconds=1, source="203.0.113.77"), "Rated", None, "acme-premium", "44", "442071234567", id="cidr-tech-prefix-stripped-premium-route"),
-        pytest.param(cdr_line("p", "99442071234567", seconds=1), "Rated", None, "acme-premium", "44", "442071234567", id="route-tech-prefix-from-single-ip"),
-        pytest.param(cdr_line("p", "442071234567", seconds=1, source="203.0.113.77"), "Rejected", "unknown source 203.0.113.77", None, None, None, id="cidr-without-its-tech-prefix"),
-        pytest.param(cdr_line("p", "442071234567", seconds=1, source="192.0.2.99"), "Rejected", "unknown source 192.0.2.99", None, None, None, id="unknown-source"),
-        pytest.param(cdr_line("p", "442071234567", seconds=1, port=5080), "Rejected", "unknown source 198.51.100.10:5080", None, None, None, id="unknown-port"),
-        pytest.param(cdr_line("p", "442071234567", seconds=1, source=None, username="nobody"), "Rejected", "unknown SIP user nobody", None, None, None, id="unknown-sip-user"),
-        pytest.param(cdr_line("p", "447700900123", seconds=1), "Rejected", "prefix 4477 is blocked on rate card default/usd-test", "acme-standard", "4477", "447700900123", id="blocked-prefix"),
-        pytest.param(cdr_line("p", "861012345678", seconds=1), "Rejected", "no rate for 861012345678 on rate card default/usd-test", "acme-standard", None, "861012345678", id="no-rate"),
-        pytest.param(cdr_line("p", "33142685300", seconds=1, source="192.0.2.20"), "Rated", None, "bluefin-standard", "33", "33142685300", id="second-customer"),
+        pytest.param(
+            cdr_line("p", "12125550100", seconds=1),
+            "Rated",
+            None,
+            "acme-standard",
+            "1",
+            "12125550100",
+            id="ip-address-standard-route",
+        ),
+        pytest.param(
+            cdr_line("p", "+12125550100", seconds=1),
+            "Rated",
+            None,
+            "acme-standard",
+            "1",
+            "+12125550100",
+            id="plus-sign-ignored-by-prefix",
+        ),
+        pytest.param(
+            cdr_line("p", "19005550100", seconds=1, port=5060),
+            "Rated",
+            None,
+            "acme-standard",
+            "1900",
+            "19005550100",
+            id="longest-prefix-on-port",
+        ),
+        pytest.param(
+            cdr_line("p", "442071234567", seconds=1, source=None, username="acme1"),
+            "Rated",
+            None,
+            "acme-standard",
+            "44",
+            "442071234567",
+            id="sip-user",
+        ),
+        pytest.param(
+            cdr_line("p", "442071234567", seconds=1, source=None, username="acme1@trunkline.local"),
+            "Rated",
+            None,
+            "acme-standard",
+            "44",
+            "442071234567",
+            id="sip-user-with-realm",
+        ),
+        pytest.param(
+            cdr_line("p", "99442071234567", seconds=1, source="203.0.113.77"),
+            "Rated",
+            None,
+            "acme-premium",
+            "44",
+            "442071234567",
+            id="cidr-tech-prefix-stripped-premium-route",
+        ),
+        pytest.param(
+            cdr_line("p", "99442071234567", seconds=1),
+            "Rated",
+            None,
+            "acme-premium",
+            "44",
+            "442071234567",
+            id="route-tech-prefix-from-single-ip",
+        ),
+        pytest.param(
+            cdr_line("p", "442071234567", seconds=1, source="203.0.113.77"),
+            "Rejected",
+            "unknown source 203.0.113.77",
+            None,
+            None,
+            None,
+            id="cidr-without-its-tech-prefix",
+        ),
+        pytest.param(
+            cdr_line("p", "442071234567", seconds=1, source="192.0.2.99"),
+            "Rejected",
+            "unknown source 192.0.2.99",
+            None,
+            None,
+            None,
+            id="unknown-source",
+        ),
+        pytest.param(
+            cdr_line("p", "442071234567", seconds=1, port=5080),
+            "Rejected",
+            "unknown source 198.51.100.10:5080",
+            None,
+            None,
+            None,
+            id="unknown-port",
+        ),
+        pytest.param(
+            cdr_line("p", "442071234567", seconds=1, source=None, username="nobody"),
+            "Rejected",
+            "unknown SIP user nobody",
+            None,
+            None,
+            None,
+            id="unknown-sip-user",
+        ),
+        pytest.param(
+            cdr_line("p", "447700900123", seconds=1),
+            "Rejected",
+            "prefix 4477 is blocked on rate card default/usd-test",
+            "acme-standard",
+            "4477",
+            "447700900123",
+            id="blocked-prefix",
+        ),
+        pytest.param(
+            cdr_line("p", "861012345678", seconds=1),
+            "Rejected",
+            "no rate for 861012345678 on rate card default/usd-test",
+            "acme-standard",
+            None,
+            "861012345678",
+            id="no-rate",
+        ),
+        pytest.param(
+            cdr_line("p", "33142685300", seconds=1, source="192.0.2.20"),
+            "Rated",
+            None,
+            "bluefin-standard",
+            "33",
+            "33142685300",
+            id="second-customer",
+        ),
     ],
-)  # fmt: skip
+)
 def test_price_identifies_customer_route_and_rate(world, record, status, reason, route, prefix, number):
     (cdr,) = parse([record])
     priced = price(world, cdr)
@@ -147,13 +259,19 @@ def test_package_allowance_covers_part_of_a_call_then_is_exhausted_then_renews_n
     first = rate_cdrs(engine, catalog, parse([cdr_line("m1", "12125550100", seconds=100)]))
     assert first.charged == {"USD": Decimal("0")}
     # 47 s -> 48 s billed: 18 s from the package, 30 s x 0.01/60 = 0.005
-    second = rate_cdrs(engine, catalog, parse([cdr_line("m2", "12125550100", seconds=47, answer="2026-03-02T00:00:00Z")]))
+    second = rate_cdrs(
+        engine, catalog, parse([cdr_line("m2", "12125550100", seconds=47, answer="2026-03-02T00:00:00Z")])
+    )
     assert second.charged == {"USD": Decimal("0.005")}
     # exhausted: 60 s x 0.01/60 = 0.01
-    third = rate_cdrs(engine, catalog, parse([cdr_line("m3", "12125550100", seconds=60, answer="2026-03-31T23:59:00Z")]))
+    third = rate_cdrs(
+        engine, catalog, parse([cdr_line("m3", "12125550100", seconds=60, answer="2026-03-31T23:59:00Z")])
+    )
     assert third.charged == {"USD": Decimal("0.01")}
     # April has its own 120 s
-    april = rate_cdrs(engine, catalog, parse([cdr_line("m4", "12125550100", seconds=60, answer="2026-04-01T00:00:00Z")]))
+    april = rate_cdrs(
+        engine, catalog, parse([cdr_line("m4", "12125550100", seconds=60, answer="2026-04-01T00:00:00Z")])
+    )
     assert april.charged == {"USD": Decimal("0")}
     # not a package destination: 44 pays money
     uk = rate_cdrs(engine, catalog, parse([cdr_line("m5", "442071234567", seconds=30, answer="2026-04-01T00:01:00Z")]))

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 from support.rating_world import BATCH, BATCH_TOTAL, apply_world, jsonl
 
-from reconciler.cli import main
 from rating.export import EXPORT_COLUMNS
+from reconciler.cli import main
 from switchdb.engine import open_database
 from switchdb.tables import cdrs
 
@@ -114,7 +114,9 @@ def test_cdr_export_calls_and_balance(trunkline, tmp_path):
     path.write_text(jsonl(RECORDS))
     assert trunkline("rate", str(path)).code == 0
 
-    exported = trunkline("cdr", "export", "--customer", "default/acme", "--from", "2026-03-01T10:05:00Z", "--output", "csv")
+    exported = trunkline(
+        "cdr", "export", "--customer", "default/acme", "--from", "2026-03-01T10:05:00Z", "--output", "csv"
+    )
     assert exported.code == 0, exported.err
     rows = list(csv.DictReader(io.StringIO(exported.out)))
     assert [r["callId"] for r in rows] == ["c2", "c3", "c4", "c5", "c9"]
@@ -138,7 +140,9 @@ def test_cdr_export_calls_and_balance(trunkline, tmp_path):
     ("args", "code", "text"),
     [
         pytest.param(("--amount", "100"), 0, "payment 1 Completed: 100 USD + tax 10; balance 100 USD", id="completed"),
-        pytest.param(("--amount", "100", "--status", "Pending"), 0, "payment 1 Pending: 100 USD + tax 10", id="pending"),
+        pytest.param(
+            ("--amount", "100", "--status", "Pending"), 0, "payment 1 Pending: 100 USD + tax 10", id="pending"
+        ),
         pytest.param(("--amount", "99.99"), 2, "below the minimum payment of 100 USD", id="below-minimum"),
         pytest.param(("--amount", "ten"), 2, "is not a decimal number", id="not-a-number"),
         pytest.param(("--amount", "100", "--status", "Done"), 2, "Invalid value for '--status'", id="unknown-status"),

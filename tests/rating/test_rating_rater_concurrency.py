@@ -11,7 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import subprocess
 import sys
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,7 @@ from switchdb.tables import cdrs, customers, ledger, package_usage
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
+CENTS = Decimal("0.0001")  # the cards' precision
 
 
 def calls() -> tuple[list[dict], Decimal, Decimal]:
@@ -35,11 +36,11 @@ def calls() -> tuple[list[dict], Decimal, Decimal]:
         records.append(cdr_line(f"uk-{i}", "442071234567", seconds=seconds, answer=minute))
         # 30/6 billing: max(30, ceil to 6 after 30); 0.01 connect fee + 0.05/min
         billed = 30 if seconds <= 30 else 30 + -(-(seconds - 30) // 6) * 6
-        uk += Decimal("0.01") + Decimal("0.05") * billed / 60
+        uk += (Decimal("0.01") + Decimal("0.05") * billed / 60).quantize(CENTS, rounding=ROUND_CEILING)
         records.append(cdr_line(f"us-{i}", "12125550100", seconds=seconds, answer=minute))
         records.append(cdr_line(f"fr-{i}", "33142685300", seconds=seconds, answer=minute, source="192.0.2.20"))
-        fr += Decimal("0.02") * seconds / 60
-    return records, uk.quantize(Decimal("0.0001")), fr.quantize(Decimal("0.0001"))
+        fr += (Decimal("0.02") * seconds / 60).quantize(CENTS, rounding=ROUND_CEILING)  # 1/1, precision 4, up
+    return records, uk, fr
 
 
 def check_consistent(url: str, expected_uk: Decimal, expected_fr: Decimal) -> None:

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 import resources
+from rating.cdr import Cdr, parse_jsonl
 from reconciler.apply import RevisionInfo
 from reconciler.reconcile import apply
-from rating.cdr import Cdr, parse_jsonl
 
 SIP_PASSWORD_ENV = "TL_TEST_RATING_SIP_PASSWORD"
 
