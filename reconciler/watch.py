@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import sqlalchemy.exc
+import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from reconciler import sync as syncing
@@ -139,7 +139,7 @@ class Watcher:
         self.where = syncing.describe(source, path_in_repo)
         self.stopping = threading.Event()
         self.failures = 0  # consecutive failed ticks
-        self.last_commit: str | None = None  # the commit this watcher last applied (or found applied)
+        self.last_commit: str | None = None  # the commit the database was last synced to from this source
         self._last_error: str | None = None
         self._last_drift: str | None = None  # signature of the drift last reported, not to repeat it
 
@@ -182,7 +182,7 @@ class Watcher:
             return Tick("suspended", self.interval)
         try:
             tick = self._sync()
-        except (TrunklineError, sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
+        except (TrunklineError, sa.exc.SQLAlchemyError, OSError) as exc:
             return self._failed(exc)
         except Exception as exc:  # a loop must outlive a bug in one tick; logged in full
             log.exception("unexpected error in sync tick")
@@ -193,7 +193,23 @@ class Watcher:
         self._last_error = None
         return tick
 
+    def _recorded_commit(self) -> str | None:
+        """The commit the database is at, when its latest revision came from this source.
+
+        A restarted watcher thus treats a drifted database at the same commit as drift (and
+        leaves it alone with --no-correct-drift) instead of as a new commit to apply.
+        """
+        from switchdb.tables import metadata
+
+        revisions = metadata.tables["trunkline_revisions"]
+        query = sa.select(revisions.c.source, revisions.c.commit_sha).order_by(revisions.c.id.desc()).limit(1)
+        with self.engine.connect() as conn:
+            latest = conn.execute(query).first()
+        return latest.commit_sha if latest is not None and latest.source == self.where else None
+
     def _sync(self) -> Tick:
+        if self.last_commit is None:
+            self.last_commit = self._recorded_commit()
         if not self.correct_drift:
             checkout, plan = syncing.plan_once(
                 self.engine, self.source, self.path_in_repo, options=self.options, secrets=self.secrets
@@ -270,7 +286,7 @@ class Watcher:
         self.failures += 1
         delay = self.backoff.delay(self.failures, self.interval)
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        if isinstance(exc, sqlalchemy.exc.SQLAlchemyError):
+        if isinstance(exc, sa.exc.SQLAlchemyError):
             message = f"cannot reach the switch database: {_first_line(str(exc))}"
         commit = getattr(exc, "commit_sha", None)
         kind = "source" if isinstance(exc, SourceError) else type(exc).__name__

@@ -186,3 +186,24 @@ def test_interval_parsing(text, seconds):
 def test_interval_parsing_refuses(text):
     with pytest.raises(ValueError):
         parse_interval(text)
+
+
+@pytest.mark.parametrize(
+    ("correct", "outcome", "expected_channels"),
+    [
+        pytest.param(True, "drift-corrected", 200, id="corrects-drift-found-after-a-restart"),
+        pytest.param(False, "drift-detected", 999, id="does-not-apply-the-same-commit-after-a-restart"),
+    ],
+)
+def test_a_restarted_watcher_knows_the_commit_the_database_is_at(
+    engine, remote, manifests, make_watcher, correct, outcome, expected_channels
+):
+    remote.commit(manifests(), "Onboard Acme VoIP")
+    assert make_watcher().tick().outcome == "applied"
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE customers SET channels = 999 WHERE name = 'acme-voip'"))
+
+    tick = make_watcher(correct_drift=correct).tick()  # a new process: nothing in memory
+
+    assert tick.outcome == outcome
+    assert channels(engine) == expected_channels
