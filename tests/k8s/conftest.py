@@ -1,0 +1,108 @@
+"""Fixtures for the tests that need a real Kubernetes API server (see docs/testing-kubernetes.md).
+
+- `kube_tools` (session): the directory holding kube-apiserver and kubectl, built by
+  tests/k8s/build.sh into a per-version cache (a no-op once built; `make test` builds first).
+- `kube_cluster` (session): a running etcd + kube-apiserver (`support.kube.KubeCluster`), one per
+  pytest-xdist worker.
+- `kube_crds` (session): `kubectl apply -f crds/` done on that cluster, every CRD Established.
+- `kube_namespace`: a fresh namespace per test (deleted afterwards, without waiting).
+
+Skipped when Go is not installed (nothing to build with) or etcd is missing, except under CI
+(`CI` set), where those and a failed build are failures: a CI run that silently skipped the
+Kubernetes tests would prove nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+from support.kube import KubeCluster, KubeUnavailable
+
+K8S_DIR = Path(__file__).resolve().parent
+REPO = K8S_DIR.parents[1]
+BUILD_SCRIPT = K8S_DIR / "build.sh"
+CRDS_DIR = REPO / "crds"
+FIXTURES = K8S_DIR / "fixtures"
+
+#: The first build on a fresh machine downloads ~680 MB of modules and compiles for minutes.
+_BUILD_TIMEOUT = 45 * 60
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _skip_or_fail(reason: str) -> NoReturn:
+    if _in_ci():
+        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)", pytrace=False)
+    print(f"\ntests/k8s: skipping: {reason}")
+    pytest.skip(reason)
+
+
+def _find_go() -> str | None:
+    """As build.sh looks: $GO only when set (GO=none: no Go), else PATH, else /usr/local/go/bin/go."""
+    if go := os.environ.get("GO"):
+        return shutil.which(go)
+    return shutil.which("go") or ("/usr/local/go/bin/go" if os.access("/usr/local/go/bin/go", os.X_OK) else None)
+
+
+@pytest.fixture(scope="session")
+def kube_tools() -> Path:
+    """Build (when missing) and return the directory with kube-apiserver and kubectl."""
+    prebuilt = Path(subprocess.run([str(BUILD_SCRIPT), "--print"], capture_output=True, text=True,
+                                   check=True).stdout.strip())
+    if not ((prebuilt / "kube-apiserver").exists() and (prebuilt / "kubectl").exists()) and _find_go() is None:
+        _skip_or_fail("Go is not installed, so kube-apiserver and kubectl cannot be built (tests/k8s/build.sh)")
+    try:
+        done = subprocess.run(
+            [str(BUILD_SCRIPT)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=_BUILD_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        _skip_or_fail(f"tests/k8s/build.sh did not finish in {_BUILD_TIMEOUT // 60} minutes")
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
+        _skip_or_fail(f"tests/k8s/build.sh failed with status {done.returncode}:\n{tail}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(kube_tools: Path) -> Iterator[KubeCluster]:
+    try:
+        cluster = KubeCluster(kube_tools)
+    except KubeUnavailable as exc:
+        _skip_or_fail(str(exc))
+    with cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def kube_crds(kube_cluster: KubeCluster) -> KubeCluster:
+    """The cluster with Trunkline's CRDs (crds/) applied and Established."""
+    kube_cluster.kubectl("apply", "-f", str(CRDS_DIR))
+    kube_cluster.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS_DIR), timeout=90
+    )
+    return kube_cluster
+
+
+@pytest.fixture
+def kube_namespace(kube_cluster: KubeCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    stem = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"t-{stem}-{uuid.uuid4().hex[:8]}"
+    kube_cluster.kubectl("create", "namespace", name)
+    yield name
+    # No namespace controller runs, so a deleted namespace stays Terminating; that is harmless.
+    kube_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
