@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -162,11 +163,14 @@ class Catalog:
         self.cards = cards
         self.packages = packages
         self._by_ref = {c.ref: c for c in customers.values()}
-        self._by_network: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, list[IpAuth]] = {}
+        # (IP version, mask length, network bits) -> authentications on that network
+        self._by_network: dict[tuple[int, int, int], list[IpAuth]] = {}
         for auth in ip_auths:
-            self._by_network.setdefault(auth.network, []).append(auth)
+            net = auth.network
+            key = (net.version, net.prefixlen, int(net.network_address) >> (net.max_prefixlen - net.prefixlen))
+            self._by_network.setdefault(key, []).append(auth)
         self._masks = {
-            version: sorted({n.prefixlen for n in self._by_network if n.version == version}, reverse=True)
+            version: sorted({length for v, length, _ in self._by_network if v == version}, reverse=True)
             for version in (4, 6)
         }
         self._by_username: dict[str, list[int]] = {}
@@ -285,14 +289,14 @@ class Catalog:
             return Identified(self.customers[customer_id], dialed, None)
         if not source_ip:
             return "no sourceIp or username: the caller cannot be identified"
-        try:
-            address = ipaddress.ip_address(source_ip)
-        except ValueError:
+        parsed = _address(source_ip)
+        if parsed is None:
             return f"unknown source {source_ip}"
+        version, value, bits = parsed
         best: IpAuth | None = None
-        for prefixlen in self._masks.get(address.version, ()):  # longest first: one dict lookup per mask length
-            network = ipaddress.ip_network(f"{address}/{prefixlen}", strict=False)
-            for auth in self._by_network.get(network, ()):
+        for prefixlen in self._masks.get(version, ()):  # longest first: one dict lookup per mask length
+            key = (version, prefixlen, value >> (bits - prefixlen))
+            for auth in self._by_network.get(key, ()):
                 if source_port is not None and auth.port != source_port:
                     continue
                 if auth.tech_prefix and not dialed.startswith(auth.tech_prefix):
@@ -336,6 +340,16 @@ class Catalog:
 def current_revision(conn: Connection) -> int | None:
     """The newest applied revision (compare with ``Catalog.revision`` to know when to reload)."""
     return conn.execute(select(func.max(trunkline_revisions.c.id))).scalar()
+
+
+@lru_cache(maxsize=65536)
+def _address(text: str) -> tuple[int, int, int] | None:
+    """(version, integer value, bit width) of an IP address; a switch sends from few addresses."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return address.version, int(address), address.max_prefixlen
 
 
 def _specificity(auth: IpAuth) -> tuple[int, int, int]:

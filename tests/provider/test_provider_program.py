@@ -136,3 +136,33 @@ def _unprefixed(value: Any) -> Any:
     if isinstance(value, list):
         return [_unprefixed(v) for v in value]
     return value
+
+
+def test_the_example_writes_the_rows_of_the_yaml_carrier(example, sqlite_url, trunkline, monkeypatch):
+    """Created through the provider, the example's objects are what the YAML declares: planning
+    examples/ against that database creates only the objects the program leaves out, and updates
+    only the SIP user whose password the program gives directly instead of by passwordRef."""
+    import json
+
+    from reconciler.mapping import kind_maps
+
+    for var in ("ACME_NOC", "BLUEFIN_OPS", "COBALT_TRUNK", "ACME1001", "COBALT_OFFICE", "BLUEFIN_ROAMING"):
+        monkeypatch.setenv(f"TRUNKLINE_EXAMPLE_{var}_PASSWORD", "pw")
+    order = list(kind_maps())
+    checker = provider.TrunklineProvider()
+    for typ, name in sorted(example.resources, key=lambda k: (order.index(kind_of(k[0])), k[1])):
+        inputs = _unprefixed(example.resources[(typ, name)])
+        checker.create({**inputs, "db_url": sqlite_url})
+    code, out = trunkline("plan", "--db", sqlite_url, "--output", "json", str(ROOT / "examples"))
+    assert code == 0, out
+    plan = json.loads(out)
+    declared = {(kind_of(t), n) for t, n in example.resources}
+    yaml_objects = {(o.kind, o.metadata.name) for o in load([ROOT / "examples"])}
+    by_action: dict[str, set[tuple[str, str]]] = {}
+    for change in plan["changes"]:
+        by_action.setdefault(change["action"], set()).add((change["kind"], change["name"]))
+    assert by_action.get("create") == yaml_objects - declared
+    assert by_action.get("update") == {("CredentialAuthentication", "acme-softswitch-1001")}
+    update = next(c for c in plan["changes"] if c["action"] == "update")
+    assert set(update["diff"]) <= {"passwordRef", "password"}
+    assert "delete" not in by_action

@@ -305,3 +305,48 @@ def test_a_rate_card_in_another_currency_leaves_the_call_unrated(engine):
     result = rate_cdrs(engine, load(engine), parse([cdr_line("x", "33142685300", seconds=9, source="192.0.2.20")]))
     assert (result.unrated, result.charged) == (1, {})
     assert result.outcomes[0].reason == "rate card default/usd-test is in USD, customer default/bluefin pays in EUR"
+
+
+def _catalog_of(auths: list[tuple[str, int, str | None, int]]) -> Catalog:
+    """A catalog with one customer per authentication (customer id = list position + 1)."""
+    from ipaddress import ip_network
+
+    from rating.catalog import Customer, IpAuth
+
+    people = {
+        i: Customer(i, "default", f"c{i}", "Active", "USD", Decimal(0), None, Decimal(0), Decimal(0))
+        for i in range(1, len(auths) + 1)
+    }
+    entries = [
+        IpAuth(i, i, ip_network(address, strict=False), port, tech, strip)
+        for i, (address, port, tech, strip) in enumerate(auths, start=1)
+    ]
+    return Catalog(revision=1, customers=people, ip_auths=entries, sip_users={}, routes={}, cards={}, packages={})
+
+
+@pytest.mark.parametrize(
+    ("source", "port", "dialed", "customer", "number"),
+    [
+        pytest.param("10.1.2.3", None, "4420", "c2", "4420", id="longest-cidr-wins"),
+        pytest.param("10.1.9.9", None, "4420", "c1", "4420", id="wider-cidr-when-narrow-misses"),
+        pytest.param("10.1.2.3", None, "774420", "c3", "4420", id="tech-prefix-beats-none-on-same-network"),
+        pytest.param("10.1.2.3", 5080, "4420", "c4", "20", id="port-selects-then-strip-digits"),
+        pytest.param("2001:db8::7", None, "4420", "c5", "4420", id="ipv6"),
+        pytest.param("10.2.0.1", None, "4420", None, None, id="no-match"),
+    ],
+)
+def test_identify_by_source_address(source, port, dialed, customer, number):
+    catalog = _catalog_of(
+        [
+            ("10.1.0.0/16", 5060, None, 0),
+            ("10.1.2.0/24", 5060, None, 0),
+            ("10.1.2.0/24", 5060, "77", 0),
+            ("10.1.2.0/24", 5080, None, 2),
+            ("2001:db8::/32", 5060, None, 0),
+        ]
+    )
+    found = catalog.identify(username=None, source_ip=source, source_port=port, dialed=dialed)
+    if customer is None:
+        assert found == f"unknown source {source}"
+    else:
+        assert (found.customer.name, found.number) == (customer, number)
