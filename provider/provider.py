@@ -223,20 +223,22 @@ class TrunklineProvider(ResourceProvider):
 
     def _must_delete_first(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
         """The replacement would take a key the old object still holds (its name, a DID number...)."""
+        from reconciler.derived import DeriveContext
+        from reconciler.desired import object_rows
         from reconciler.mapping import kind_maps
+        from reconciler.rows import same
 
         if key_of(olds) == key_of(news):
             return True
         old_obj, new_obj = self._object(olds), self._object(news)
         kmap = kind_maps()[new_obj.kind]
-        for column in (c for columns in kmap.unique_columns for c in columns):
-            label = kmap.label(column)
-            path = tuple(label.split("."))
-            from resources.meta import spec_value
-
-            if label != column and spec_value(old_obj.spec, path) == spec_value(new_obj.spec, path):
+        old_row = object_rows(kmap, old_obj, DeriveContext(_Blind(), old_obj.key.namespace, old_obj.key.name, None)).row
+        new_row = object_rows(kmap, new_obj, DeriveContext(_Blind(), new_obj.key.namespace, new_obj.key.name, None)).row
+        declared = {f.column for f in kmap.fields}
+        for columns in kmap.unique_columns:  # a database unique constraint held by both rows
+            if set(columns) <= declared and all(same(old_row.get(c), new_row.get(c)) for c in columns):
                 return True
-        for rule in type(new_obj).uniqueness:
+        for rule in type(new_obj).uniqueness:  # the loader's uniqueness rules (address+port+techPrefix)
             old, new = rule.key(old_obj.spec), rule.key(new_obj.spec)
             if old is not None and old == new:
                 return True

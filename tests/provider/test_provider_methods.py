@@ -259,11 +259,32 @@ def did(name: str, number: str) -> dict[str, Any]:
     return {"kind": "Did", "name": name, "namespace": "default", "spec": spec}
 
 
-def test_a_renamed_did_keeping_its_number_is_deleted_before_its_replacement(provider):
-    result = provider.diff("default/a", did("a", "+12125550142"), did("b", "+12125550142"))
-    assert result.replaces == ["name"] and result.delete_before_replace is True
-    result = provider.diff("default/a", did("a", "+12125550142"), did("b", "+12125550143"))
-    assert result.replaces == ["name"] and not result.delete_before_replace
+SIP = {"customer_ref": "acme", "username": "u1", "realm": "r.example", "password_ref": {"env": "X"}}
+IP = {"customer_ref": "acme", "address": "192.0.2.1"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "old_spec", "new_spec", "delete_first"),
+    [
+        pytest.param(
+            "Did", did("a", "+12125550142")["spec"], did("b", "+12125550142")["spec"], True, id="did-number-kept"
+        ),
+        pytest.param(
+            "Did", did("a", "+12125550142")["spec"], did("b", "+12125550143")["spec"], False, id="did-new-number"
+        ),
+        pytest.param("CredentialAuthentication", SIP, SIP, True, id="sip-user-keeps-username-at-realm"),
+        pytest.param("CredentialAuthentication", SIP, {**SIP, "username": "u2"}, False, id="sip-user-new-username"),
+        pytest.param("IpAuthentication", IP, {**IP, "channels": 4}, True, id="ip-keeps-address-port-techprefix"),
+        pytest.param("IpAuthentication", IP, {**IP, "tech_prefix": "99"}, False, id="ip-new-techprefix-frees-nothing"),
+    ],
+)
+def test_a_renamed_object_keeping_a_unique_value_is_deleted_before_its_replacement(
+    provider, kind, old_spec, new_spec, delete_first
+):
+    old = {"kind": kind, "name": "a", "namespace": "default", "spec": old_spec}
+    new = {"kind": kind, "name": "b", "namespace": "default", "spec": new_spec}
+    result = provider.diff("default/a", old, new)
+    assert result.replaces == ["name"] and bool(result.delete_before_replace) is delete_first
 
 
 def test_diff_sees_labels_and_unknowns(provider):
