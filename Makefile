@@ -41,7 +41,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 # pytest's exit status is echoed so .ci/run can tell "no tests ran" (5) from failures.
-test: install system-deps lint k8s-tools helm-tool
+test: install system-deps lint k8s-tools helm-tool pulumi-tools
 	$(VENV)/bin/python -m pytest -q -n auto $(PYTEST_ARGS) \
 		|| { rc=$$?; echo "make test: pytest exited with status $$rc" >&2; exit $$rc; }
 
@@ -66,3 +66,10 @@ k8s-tools:
 .PHONY: helm-tool
 helm-tool:
 	@if command -v go >/dev/null; then scripts/build-helm.sh >/dev/null; fi
+
+# The Pulumi CLI and a Python language host for tests/pulumi, built from the Go modules in
+# tests/pulumi/tools into ~/.cache/trunkline/tools (TRUNKLINE_TOOLS_CACHE) once per Pulumi version.
+# Without Go the Pulumi engine tests skip (fail under CI).
+.PHONY: pulumi-tools
+pulumi-tools:
+	@tests/pulumi/build.sh --optional >/dev/null

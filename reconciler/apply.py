@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
 from reconciler.mapping import ChildMap, KindMap
 from reconciler.observe import LiveState
@@ -64,10 +64,10 @@ class _Writer:
                 for c in batch
                 if c.after is not None
             ]
-            stmt = insert(kmap.table).returning(kmap.table.c.id, sort_by_parameter_order=True)
-            ids = [r[0] for r in self.conn.execute(stmt, params)]
-            for change, row_id in zip(batch, ids, strict=True):
-                self.ids[change.key] = row_id
+            # executemany without RETURNING stays one batched statement on every driver;
+            # the new ids are then read back by natural key in one query per batch.
+            self.conn.execute(insert(kmap.table), params)
+            ids = self._ids_of(kmap, [c.key for c in batch])
             for child in kmap.children:
                 rows = [
                     {**r, child.parent_column: row_id}
@@ -75,6 +75,18 @@ class _Writer:
                     for r in (change.after.children.get(child.table_name, []) if change.after else [])
                 ]
                 self._insert(child.table, rows)
+
+    def _ids_of(self, kmap: KindMap, keys: Sequence[ObjectKey]) -> list[int]:
+        t = kmap.table
+        found: dict[tuple[str, str], int] = {}
+        for namespace in {k.namespace for k in keys}:
+            names = [k.name for k in keys if k.namespace == namespace]
+            for chunk in _batches(names):
+                stmt = select(t.c.id, t.c.name).where(t.c.namespace == namespace, t.c.name.in_(list(chunk)))
+                found.update({(namespace, r.name): r.id for r in self.conn.execute(stmt)})
+        ids = [found[(k.namespace, k.name)] for k in keys]
+        self.ids.update(zip(keys, ids, strict=True))
+        return ids
 
     def _insert(self, table: Table, rows: list[Row]) -> None:
         for batch in _batches(rows):

@@ -56,6 +56,9 @@ def _credential_digests(spec: Any, ctx: DeriveContext) -> dict[str, Any]:
 
 
 def _address_columns(spec: Any, ctx: DeriveContext) -> dict[str, Any]:
+    address = spec.address
+    if "/" not in address and address.replace(".", "").isdigit():
+        return {"ip_addr": address, "mask": 32}  # the common case, already validated as IPv4
     if classify_address(spec.address) == "hostname":
         return {"ip_addr": spec.address, "mask": None}
     network = ipaddress.ip_network(spec.address, strict=False)

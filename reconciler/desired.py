@@ -52,10 +52,15 @@ def desired_rows(
     """Rows for every object (or just ``keys``); all secret problems are raised together."""
     result: dict[ObjectKey, ObjectRows] = {}
     problems: list[Problem] = []
+    directories: dict[str, Path | None] = {}
     for key in keys if keys is not None else state.objects:
         obj = state.objects[key]
         source = state.sources.get(key)
-        base_dir = Path(source.file).parent if source is not None and not source.file.startswith("<") else None
+        base_dir = None
+        if source is not None:
+            if source.file not in directories:
+                directories[source.file] = None if source.file.startswith("<") else Path(source.file).parent
+            base_dir = directories[source.file]
         ctx = DeriveContext(secrets, key.namespace, key.name, base_dir)
         try:
             result[key] = object_rows(kinds[key.kind], obj, ctx)

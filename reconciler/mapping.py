@@ -167,16 +167,17 @@ class KindMap:
     def references(self) -> tuple[FieldMap, ...]:
         return tuple(f for f in self.fields if f.role == "reference")
 
-    def label(self, column: str) -> str:
-        if column in self.meta_columns:
-            return f"metadata.{column}"
-        for f in self.fields:
-            if f.column == column:
-                return f.label
+    @cached_property
+    def _labels(self) -> dict[str, str]:
+        labels = {c: f"metadata.{c}" for c in self.meta_columns}
         for d in self.derived:
-            if column in d.columns:
-                return d.label or column
-        return column
+            labels.update({c: d.label or c for c in d.columns})
+        labels.update({f.column: f.label for f in self.fields})
+        return labels
+
+    def label(self, column: str) -> str:
+        """The spec path a column is shown as (``address.postalCode``), or the column itself."""
+        return self._labels.get(column, column)
 
     def child(self, table_name: str) -> ChildMap:
         return next(c for c in self.children if c.table_name == table_name)

@@ -239,6 +239,19 @@ def _on_drift_timer(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     handle(body, patch, context(), drift=True)
 
 
+def _own_annotations_changed(old: Any, new: Any, **_: Any) -> bool:
+    """Only trunkline.dev/ annotations (paused, deletion-policy, adopt) are worth a reconcile.
+
+    `kubectl apply` rewrites its last-applied-configuration annotation on every spec edit; without
+    this filter each edit ran a second, empty reconcile that overwrote the Synced message.
+    """
+
+    def own(annotations: Any) -> dict[str, Any]:
+        return {k: v for k, v in dict(annotations or {}).items() if k.startswith(f"{GROUP}/")}
+
+    return own(old) != own(new)
+
+
 def _index_secret_users(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ObjectKey] | None:
     """Index objects by the Secrets they read, so a rotated Secret re-applies exactly them."""
     names = set()
@@ -270,15 +283,23 @@ def register(registry: kopf.OperatorRegistry | None = None) -> None:
     kw: dict[str, Any] = {"registry": registry} if registry is not None else {}
     for model in KINDS.values():
         resource = (GROUP, STORAGE_VERSION, model.plural)
-        kopf.on.create(*resource, **kw)(_on_change)
-        kopf.on.update(*resource, field="spec", **kw)(_on_change)
-        kopf.on.update(*resource, field="metadata.annotations", **kw)(_on_change)
-        kopf.on.resume(*resource, **kw)(_on_change)
-        kopf.on.delete(*resource, **kw)(_on_delete)
-        kopf.timer(*resource, interval=float(os.environ.get("TRUNKLINE_DRIFT_INTERVAL", "60")), **kw)(_on_drift_timer)
+        # Explicit ids: Kopf keeps handler progress in annotations named after them
+        # (kopf.zalando.org/<id>), and a default id from a function name like `_on_change` starts
+        # with "_", which the API server refuses as an annotation name (422 on every retry).
+        kopf.on.create(*resource, id="create", **kw)(_on_change)
+        kopf.on.update(*resource, id="update", field="spec", **kw)(_on_change)
+        kopf.on.update(
+            *resource, id="update", field="metadata.annotations", when=_own_annotations_changed, **kw
+        )(_on_change)
+        kopf.on.resume(*resource, id="resume", **kw)(_on_change)
+        kopf.on.delete(*resource, id="delete", **kw)(_on_delete)
+        # The first drift check waits one interval: a timer firing at once would race the create
+        # handler and report the first apply as "DriftCorrected".
+        interval = float(os.environ.get("TRUNKLINE_DRIFT_INTERVAL", "60"))
+        kopf.timer(*resource, id="drift", interval=interval, initial_delay=interval, **kw)(_on_drift_timer)
         kopf.index(*resource, id=f"{SECRET_INDEX}_{model.plural}", **kw)(_index_secret_users)
 
-    @kopf.on.update("", "v1", "secrets", field="data", **kw)
+    @kopf.on.update("", "v1", "secrets", id="rotation", field="data", **kw)
     def _on_secret_change(name: str, namespace: str, **kwargs: Any) -> None:
         ctx = context()
         for model in KINDS.values():

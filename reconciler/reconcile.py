@@ -21,6 +21,7 @@ from reconciler.plan import Plan, plan_changes
 from reconciler.secrets import LocalSecrets, SecretResolver
 from reconciler.snapshot import snapshot
 from resources.errors import TrunklineError
+from resources.gcpause import paused_gc
 from resources.meta import ObjectKey
 from resources.state import DesiredState
 
@@ -76,10 +77,11 @@ def plan(
 ) -> Plan:
     """What apply would do now. Reads only."""
     keys = [k for k in state.objects if options.scope is None or k in options.scope]
-    desired = desired_rows(kind_maps(), state, secrets or LocalSecrets(), keys=keys)
-    with engine.connect() as conn:
-        result, _ = _plan(conn, state, desired, options)
-        conn.rollback()
+    with paused_gc():
+        desired = desired_rows(kind_maps(), state, secrets or LocalSecrets(), keys=keys)
+        with engine.connect() as conn:
+            result, _ = _plan(conn, state, desired, options)
+            conn.rollback()
     return result
 
 
@@ -112,6 +114,20 @@ def apply(
     a snapshot of ``state`` on its revision (unless ``info.desired`` already holds one).
     """
     keys = [k for k in state.objects if options.scope is None or k in options.scope]
+    with paused_gc():
+        return _apply(engine, state, keys, info, secrets, options, expected, progress)
+
+
+def _apply(
+    engine: Engine,
+    state: DesiredState,
+    keys: list[ObjectKey],
+    info: RevisionInfo,
+    secrets: SecretResolver | None,
+    options: Options,
+    expected: Plan | None,
+    progress: Progress | None,
+) -> ApplyResult:
     desired = desired_rows(kind_maps(), state, secrets or LocalSecrets(), keys=keys)
     with write_transaction(engine) as conn:
         current, live = _plan(conn, state, desired, options)

@@ -18,8 +18,13 @@ from resources.meta import ObjectKey
 Row = dict[str, Any]
 
 
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
 def canonical(value: Any) -> Any:
     """A JSON-safe, order-stable form: Decimals by value (10.50 == 10.5), times in UTC ISO."""
+    if type(value) in _PLAIN:  # most values: nothing to do (checked first: this runs per cell)
+        return value
     if isinstance(value, Decimal):
         normalized = value.normalize()
         return format(normalized, "f") if normalized == normalized.to_integral() else str(normalized)

@@ -25,6 +25,7 @@ from ruamel.yaml.reader import ReaderError
 from resources.checks import check_all, check_uniqueness
 from resources.decks import load_deck, parse_deck
 from resources.errors import Problem, ValidationError
+from resources.gcpause import paused_gc
 from resources.kinds.ratecard import RateCard, duplicate_rates
 from resources.meta import DEFAULT_NAMESPACE, ObjectKey, Resource
 from resources.positions import PositionIndex
@@ -397,6 +398,11 @@ def load(
     registry: Registry = DEFAULT_REGISTRY,
 ) -> DesiredState:
     """Load and validate manifests; raise ``ValidationError`` listing every problem."""
+    with paused_gc():
+        return _load(paths, stdin=stdin, registry=registry)
+
+
+def _load(paths: Iterable[str | Path], *, stdin: TextIO | None, registry: Registry) -> DesiredState:
     loader = _Loader(registry)
     for raw in paths:
         if str(raw) == STDIN:

@@ -147,3 +147,39 @@ stats_minute = Table(
     Column("sip_codes", Json(), nullable=False, default=dict, server_default=text("'{}'")),  # {"200": 41, "486": 3}
     PrimaryKeyConstraint("customer_id", "minute"),
 )
+
+DELIVERY_CHANNELS = ("email", "webhook", "phone")
+DELIVERY_OUTCOMES = ("Sent", "Failed", "Unsupported")
+
+# One row per delivery attempt of an alert notification (retries are separate rows). No foreign
+# key: the record of who was told what outlives the alert and the customer.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    id_column(big=True),
+    Column("alert_id", Integer(), nullable=False),
+    Column("customer_id", Integer(), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("event", String(16), nullable=False),  # Fired | Repeat
+    Column("channel", String(16), nullable=False),
+    Column("recipient", Text(), nullable=False),
+    Column("attempt", Integer(), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("error", Text()),
+    Index(None, "alert_id", "at"),
+    _one_of("channel", DELIVERY_CHANNELS),
+    _one_of("outcome", DELIVERY_OUTCOMES),
+)
+
+# A penalty in force: the alert set the customer Inactive and remembers the status to restore.
+# Keyed by alert (one penalty per alert); no foreign keys, so a penalty whose alert or customer
+# was deleted is still found and lifted.
+alert_penalties = Table(
+    "alert_penalties",
+    metadata,
+    Column("alert_id", Integer(), primary_key=True, autoincrement=False),
+    Column("customer_id", Integer(), nullable=False, index=True),
+    Column("previous_status", String(16), nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
+    Column("until", UtcDateTime(), nullable=False),
+)

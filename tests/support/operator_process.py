@@ -187,7 +187,9 @@ def table_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _volatile(column: str) -> bool:
-    return column in _VOLATILE or column.endswith(("_id", "_at"))
+    # `*_ref` and `rates_from_*` say where a secret or a deck lives (env vs Secret, CSV vs
+    # ConfigMap), which differs by front end; the values read from there (HA1, digests, rates) stay.
+    return column in _VOLATILE or column.endswith(("_id", "_at", "_ref")) or column.startswith("rates_from_")
 
 
 def _plain(value: Any) -> Any:

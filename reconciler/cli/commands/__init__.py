@@ -14,5 +14,7 @@ from reconciler.cli.commands import (
 )
 from reconciler.cli.commands import rating as rating
 from reconciler.cli.commands import schema as schema
+from reconciler.cli.commands import sidecar as sidecar
 from reconciler.cli.commands import simulate as simulate
+from reconciler.cli.commands import stats as stats
 from reconciler.cli.commands import sync as sync

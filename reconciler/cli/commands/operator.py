@@ -39,10 +39,13 @@ def operator(
 
     import reconciler.operator  # noqa: F401  (registers the handlers)
 
+    kopf.configure(verbose=False)  # kopf.run, unlike `kopf run`, leaves logging unconfigured: silent
     kopf.run(
         standalone=standalone,
         priority=priority,
-        peering_name=peering,
+        # A peering name makes peering mandatory in Kopf, which then pauses every watch until a
+        # peering object exists, even with standalone=True; so a standalone run names none.
+        peering_name=None if standalone else peering,
         liveness_endpoint=liveness or None,
         clusterwide=not namespaces,
         namespaces=namespaces,

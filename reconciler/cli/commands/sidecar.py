@@ -1,0 +1,117 @@
+"""``trunkline sidecar``: the rating sidecar's HTTP server (``rating.service``), beside the switch.
+
+``--listen HOST:PORT`` (``[::1]:8080`` for IPv6; port 0 picks a free one). The line
+``listening on http://HOST:PORT`` is printed once the first revision is loaded and the socket
+accepts connections. SIGTERM/SIGINT stop accepting, let requests in flight finish (a CDR batch
+that was answered 200 is committed), and exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+from aiohttp import web
+
+from rating.service import create_app
+from reconciler import watch as watching
+from reconciler.cli.app import cli, db_option
+from reconciler.cli.common import open_db
+
+
+class _Interval(click.ParamType):
+    name = "duration"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, int | float):
+            return float(value)
+        try:
+            return watching.parse_interval(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``127.0.0.1:8080`` / ``[::1]:8080`` / ``:8080`` (loopback) → (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
+
+
+class _Listen(click.ParamType):
+    name = "host:port"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_listen(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+@cli.command()
+@db_option
+@click.option("--listen", type=_Listen(), default="127.0.0.1:8080", show_default=True, help="HTTP address")
+@click.option(
+    "--cdr-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="tail the .jsonl/.ndjson/.csv CDR files in this directory",
+)
+@click.option(
+    "--tail-state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="offsets file (default DIR/.trunkline-tail.json)",
+)
+@click.option(
+    "--tail-interval", type=_Interval(), default="1s", show_default=True, help="time between passes over --cdr-dir"
+)
+@click.option(
+    "--reload-interval", type=_Interval(), default="5s", show_default=True, help="time between revision checks"
+)
+def sidecar(
+    db_url: str | None,
+    listen: tuple[str, int],
+    cdr_dir: Path | None,
+    tail_state: Path | None,
+    tail_interval: float,
+    reload_interval: float,
+) -> None:
+    """Serve authorize, CDR rating, calls, health and metrics over HTTP, reloading on each new revision."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = open_db(db_url)
+    app = create_app(
+        engine,
+        reload_interval=reload_interval,
+        cdr_dir=cdr_dir,
+        tail_state=tail_state,
+        tail_interval=tail_interval,
+    )
+    asyncio.run(_serve(app, *listen))
+    engine.dispose()
+
+
+async def _serve(app: web.Application, host: str, port: int) -> None:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=30)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0]
+        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        print(f"listening on http://{shown}:{bound[1]}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        print("stopping", file=sys.stderr, flush=True)
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,80 @@
+"""Fixtures for the tests that run the real Pulumi engine over the provider (tests/pulumi/).
+
+- `pulumi_tools` (session): the directory holding `pulumi`, the Python language host and the
+  SDK's two scripts, built by tests/pulumi/build.sh into a per-version cache (a no-op once built;
+  `make test` builds first).
+- `deployed` (module): the example program after `pulumi up` into an empty SQLite switch
+  database (`support.pulumi_stack.PulumiProject`: a copy of examples/ in a temporary directory,
+  this repository's virtualenv, a local file backend, its own PULUMI_HOME, passphrase secrets).
+
+Skipped when Go is not installed (nothing to build with), except under CI (`CI` set), where that
+and a failed build are failures: a CI run that silently skipped these tests would prove nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+from support.pulumi_stack import PulumiProject
+
+PULUMI_DIR = Path(__file__).resolve().parent
+BUILD_SCRIPT = PULUMI_DIR / "build.sh"
+
+#: The first build on a fresh machine downloads ~400 MB of modules and compiles for minutes.
+_BUILD_TIMEOUT = 45 * 60
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _skip_or_fail(reason: str) -> NoReturn:
+    if _in_ci():
+        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)", pytrace=False)
+    print(f"\ntests/pulumi: skipping: {reason}")
+    pytest.skip(reason)
+
+
+def _find_go() -> str | None:
+    """As build.sh looks: $GO only when set (GO=none: no Go), else PATH, else /usr/local/go/bin/go."""
+    if go := os.environ.get("GO"):
+        return shutil.which(go)
+    return shutil.which("go") or ("/usr/local/go/bin/go" if os.access("/usr/local/go/bin/go", os.X_OK) else None)
+
+
+@pytest.fixture(scope="session")
+def pulumi_tools() -> Path:
+    """Build (when missing) and return the directory with pulumi and the Python language host."""
+    prebuilt = Path(
+        subprocess.run([str(BUILD_SCRIPT), "--print"], capture_output=True, text=True, check=True).stdout.strip()
+    )
+    if not (prebuilt / "pulumi").exists() and _find_go() is None:
+        _skip_or_fail("Go is not installed, so the Pulumi CLI cannot be built (tests/pulumi/build.sh)")
+    try:
+        done = subprocess.run(
+            [str(BUILD_SCRIPT)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=_BUILD_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        _skip_or_fail(f"tests/pulumi/build.sh did not finish in {_BUILD_TIMEOUT // 60} minutes")
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
+        _skip_or_fail(f"tests/pulumi/build.sh failed with status {done.returncode}:\n{tail}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def deployed(pulumi_tools: Path, tmp_path_factory: pytest.TempPathFactory) -> PulumiProject:
+    """The example program after a successful `pulumi up` into an empty SQLite switch database."""
+    project = PulumiProject.create(pulumi_tools, tmp_path_factory.mktemp("pulumi"))
+    project.run("up", "--yes", "--skip-preview")
+    return project
