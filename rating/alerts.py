@@ -14,11 +14,14 @@
   customer is Inactive by declaration: nothing is measured or sent; it returns to ``Ready``.
 - A fire whose every delivery failed keeps ``last_sent_at`` empty, so the next evaluation sends
   again; a phone recipient (no SMS gateway) counts as delivered for that purpose.
-- ``penalty``: when the alert fires the customer's status becomes Inactive and the status it had
-  is kept in ``alert_penalties``; the penalty is lifted (status restored, only if still
-  Inactive and no other penalty of that customer is in force) when the alert re-arms, when
-  ``penalty`` has passed since it fired, or when the alert is gone. A customer under penalty is
-  not Paused: its declared status is the one remembered.
+- ``penalty``: when the alert fires, a row of ``alert_penalties`` records the penalty in force
+  until ``fired_at + penalty``; ``rating.directory`` loads the penalties in force and
+  ``authorize`` refuses the customer's calls with 403 ``penalty: alert <ns/name> firing until
+  <time>``. The declared ``customers.status`` is never touched, so a penalty is not drift and
+  the next plan shows no change. The penalty is lifted (its row deleted) when the alert re-arms,
+  when ``penalty`` has passed since it fired, when the customer becomes Inactive by declaration,
+  or when the alert is gone. ``previous_status`` keeps the declared status at the time, for
+  the record only.
 
 Every delivery attempt is a row of ``alert_deliveries``. Sending happens inside the caller's
 transaction: the alerter is one process, and a state written without its notification (or the
@@ -149,12 +152,7 @@ def _penalty_of(conn: Connection, alert_id: int) -> Any:
 
 
 def _declared_status(conn: Connection, customer_id: int) -> str:
-    """The status apply wrote: the one a penalty remembers, else the live one (read now: a lift changes it)."""
-    remembered = conn.execute(
-        select(alert_penalties.c.previous_status).where(alert_penalties.c.customer_id == customer_id).limit(1)
-    ).scalar()
-    if remembered is not None:
-        return remembered
+    """The status apply wrote (a penalty never changes it)."""
     return conn.execute(select(customers.c.status).where(customers.c.id == customer_id)).scalar_one()
 
 
@@ -273,24 +271,15 @@ def _impose(conn: Connection, row: Any, now: datetime) -> None:
             alert_id=row["id"], customer_id=customer_id, previous_status=previous, since=now, until=until
         )
     )
-    conn.execute(update(customers).where(customers.c.id == customer_id).values(status=INACTIVE))
 
 
 def _lift(conn: Connection, alert_id: int, customer_id: int) -> None:
-    held = _penalty_of(conn, alert_id)
-    if held is None:
-        return
-    conn.execute(delete(alert_penalties).where(alert_penalties.c.alert_id == alert_id))
-    others = conn.execute(
-        select(alert_penalties.c.alert_id).where(alert_penalties.c.customer_id == customer_id)
-    ).first()
-    if others is None:
-        # Only undo what the penalty did: a status changed meanwhile (by apply) stays.
-        conn.execute(
-            update(customers)
-            .where(customers.c.id == customer_id, customers.c.status == INACTIVE)
-            .values(status=held["previous_status"])
+    """End the alert's penalty: authorization serves the customer again at the next money reload."""
+    conn.execute(
+        delete(alert_penalties).where(
+            alert_penalties.c.alert_id == alert_id, alert_penalties.c.customer_id == customer_id
         )
+    )
 
 
 def _write(conn: Connection, alert_id: int, **values: Any) -> None:

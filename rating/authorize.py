@@ -3,13 +3,12 @@
 The answer is a ``Decision`` that records every step that led to it (``Step(name, outcome,
 detail)``), as ConnexCS's *Simulate* dialog shows what decided a call. The steps, in order:
 
-1. ``identify``: a SIP user (``user@realm``, or a bare ``user``: the default realm first, else the
-   one realm that has it) whose ``ipAllowList``, when set, holds the source IP; or an Ingress IP
-   authentication holding the source IP, on the source port when one is given, and whose
-   ``techPrefix`` (if any) starts the dialed number: the longest CIDR wins, then the longest
-   techPrefix, then the lowest id (the same rule as ``rating.catalog``, so a CDR is rated as
-   the customer it was authorized for).
-2. ``customer``: ``Inactive`` and ``PendingApproval`` customers get 403.
+1. ``identify``: ``Directory.identify`` (the function the rater uses too, so a CDR is rated as
+   the customer it was authorized for): a SIP user (user part case-sensitive, realm not), or an
+   Ingress IP authentication (longest CIDR, then techPrefix, then lowest id); then a SIP user's
+   ``ipAllowList``, when set, must hold the source IP.
+2. ``customer``: ``Inactive`` and ``PendingApproval`` customers get 403, and so does a customer
+   under an alert penalty (``penalty: alert <ns/name> firing until <time>``).
 3. ``number``: an IP authentication's techPrefix is removed, then ``stripDigits`` leading digits;
    its ``dialPattern`` must then match (``re.search``).
 4. ``cli``: no rules, every CLI passes. With rules, deny by default: a rule applies when its
@@ -17,10 +16,12 @@ detail)``), as ConnexCS's *Simulate* dialog shows what decided a call. The steps
    first applying rule whose ``cli`` and ``pAssertedId`` fully match passes the call (and its
    ``rewriteCli``/``rewritePAssertedId`` replace them); failing that, the first applying
    ``forced`` rule rewrites the CLI; failing that, 403.
-5. ``route``, among the customer's enabled routes (as ``rating.catalog`` chooses): those with the
-   IP authentication's techPrefix, else those with the longest route techPrefix the number starts
-   with (removed from the number), else those without one; routes whose dialStrings match beat
-   catch-alls (no dialStrings); then the highest priority, then the lowest id. None: 404.
+5. ``route``: ``Directory.route`` (shared with the rater) among the customer's enabled routes:
+   those with the IP authentication's techPrefix, else those with the longest route techPrefix
+   the number starts with (removed from the number), else those without one; routes whose
+   dialStrings match beat catch-alls (no dialStrings); then the highest priority, then the
+   lowest id. None: 404. A card whose deck cannot be indexed, or in another currency than the
+   customer's, is 503: the rater could not price the call.
 6. ``rate``: longest prefix at ``now`` on the route's card; blocked: 403, none: 404.
 7. ``balance``: ``balance <= -debitLimit``: 402; daily spend limit reached: 403.
 8. ``duration``: the shortest of the route's ``maxDuration`` and what the money left buys at the
@@ -40,12 +41,12 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
 from rating.charges import Tariff, billed_seconds
-from rating.directory import DEFAULT_REALM, Customer, Directory, IpAuth, Route, SipUser
+from rating.directory import Customer, Directory, Identified, IpAuth, Route, SipUser
 from rating.limits import CallLimits, Scope
 
 Outcome = Literal["pass", "fail", "info"]
@@ -161,11 +162,15 @@ def _run(
     decision.customer = customer.ref
     decision.currency = customer.currency
 
-    # 2. customer status
+    # 2. customer status and alert penalties
     if customer.status == "Inactive":
         _fail(steps, "customer", 403, "customer inactive")
     if customer.status == "PendingApproval":
         _fail(steps, "customer", 403, "customer pending approval")
+    penalty = directory.active_penalty(customer.id, now)
+    if penalty is not None:
+        until = penalty.until.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        _fail(steps, "customer", 403, f"penalty: alert {penalty.alert} firing until {until}")
     steps.append(Step("customer", "pass", f"{customer.ref} is {customer.status}"))
 
     # 3. number normalisation
@@ -175,14 +180,17 @@ def _run(
     decision.cli, decision.pai = _cli_rules(customer, decision.cli or "", decision.pai, received, steps)
 
     # 5. route
-    routes = [r for r in directory.routes_of(customer.id) if r.enabled]
-    route, number = _select_route(customer, routes, auth, number, steps)
+    route, number = _select_route(directory, customer, auth, number, steps)
     decision.dialed = number
     decision.route = f"{route.namespace}/{route.name}"
     card = directory.cards.get(route.rate_card_id)
     if card is None:  # the database's foreign key makes this a hand-built directory's mistake
         _fail(steps, "rate", 404, "no rate")
     decision.rate_card = f"{card.namespace}/{card.name}"
+    if card.index is None:
+        _fail(steps, "rate", 503, f"rate card {card.ref} cannot be used: {card.error}")
+    if card.currency != customer.currency:
+        _fail(steps, "rate", 503, f"rate card {card.ref} is in {card.currency}, customer pays in {customer.currency}")
 
     # 6. rate
     match = card.index.lookup(number, now)
@@ -237,63 +245,33 @@ def _digits(number: str) -> str:
 def _identify(
     directory: Directory, request: Request, received: str, steps: list[Step]
 ) -> tuple[IpAuth | SipUser, Customer]:
-    source = None
-    if request.source_ip is not None:
-        try:
-            source = ipaddress.ip_address(request.source_ip)
-        except ValueError:
-            _fail(steps, "identify", 400, f"invalid source IP {request.source_ip!r}")
-    if request.username is not None:
-        user = _sip_user(directory, request, steps)
-        customer = directory.customers[user.customer_id]
-        steps.append(Step("identify", "pass", f"SIP user {user.username}@{user.realm} of {customer.ref}"))
-        if user.ip_allow_list:
-            if source is None or not any(source in net for net in user.ip_allow_list):
+    found = directory.identify(
+        dialed=received,
+        source_ip=request.source_ip,
+        source_port=request.source_port,
+        username=request.username,
+        realm=request.realm,
+    )
+    if not isinstance(found, Identified):
+        return _fail(steps, "identify", found.sip_code, found.reason)
+    auth, customer = found.auth, found.customer
+    if isinstance(auth, SipUser):
+        steps.append(Step("identify", "pass", f"SIP user {auth.username}@{auth.realm} of {customer.ref}"))
+        if auth.ip_allow_list:
+            source = None
+            if request.source_ip is not None:
+                try:
+                    source = ipaddress.ip_address(request.source_ip)
+                except ValueError:
+                    _fail(steps, "identify", 400, f"invalid source IP {request.source_ip!r}")
+            if source is None or not any(source in net for net in auth.ip_allow_list):
                 _fail(steps, "ip allow list", 403, f"source IP {request.source_ip} not in the allow list")
             steps.append(Step("ip allow list", "pass", f"{source} is allowed"))
-        return user, customer
-    if source is None:
-        return _fail(steps, "identify", 400, "no source IP or SIP username")
-    port = request.source_port
-    best: IpAuth | None = None
-    for auth in directory.ip_auths_for(source):
-        if port is not None and auth.port != port:
-            continue
-        if auth.tech_prefix and not received.startswith(auth.tech_prefix):
-            continue
-        if best is None or _specificity(auth) > _specificity(best):
-            best = auth
-    if best is None:
-        where = f"{source}:{port}" if port is not None else str(source)
-        return _fail(steps, "identify", 403, f"unknown source IP {where}")
-    customer = directory.customers[best.customer_id]
-    tech = f", techPrefix {best.tech_prefix}" if best.tech_prefix else ""
-    steps.append(Step("identify", "pass", f"IP {source} in {best.network}{tech} ({best.name}) of {customer.ref}"))
-    return best, customer
-
-
-def _specificity(auth: IpAuth) -> tuple[int, int, int]:
-    return (auth.network.prefixlen, len(auth.tech_prefix or ""), -auth.id)
-
-
-def _sip_user(directory: Directory, request: Request, steps: list[Step]) -> SipUser:
-    """``user@realm`` or a bare ``user``: the default realm first, else the one realm that has it."""
-    username = request.username or ""
-    realm = request.realm
-    if realm is None and "@" in username:
-        username, realm = username.split("@", 1)
-    users = directory.sip_users_named(username)
-    if realm is not None:
-        users = [u for u in users if u.realm.lower() == realm.lower()]
-    elif len(users) > 1:
-        default = [u for u in users if u.realm == DEFAULT_REALM]
-        if not default:
-            realms = ", ".join(sorted(u.realm for u in users))
-            return _fail(steps, "identify", 403, f"SIP user {username} is ambiguous: it exists in realms {realms}")
-        users = default
-    if not users:
-        return _fail(steps, "identify", 403, f"unknown SIP user {request.username}")
-    return users[0]
+        return auth, customer
+    tech = f", techPrefix {auth.tech_prefix}" if auth.tech_prefix else ""
+    source = ipaddress.ip_address(request.source_ip or "")
+    steps.append(Step("identify", "pass", f"IP {source} in {auth.network}{tech} ({auth.name}) of {customer.ref}"))
+    return auth, customer
 
 
 def _normalise(auth: IpAuth | SipUser, received: str, steps: list[Step]) -> str:
@@ -370,28 +348,13 @@ def _rewrites(cli: str, new_cli: str, pai: str | None, new_pai: str | None) -> s
 
 
 def _select_route(
-    customer: Customer, routes: list[Route], auth: IpAuth | SipUser, number: str, steps: list[Step]
+    directory: Directory, customer: Customer, auth: IpAuth | SipUser, number: str, steps: list[Step]
 ) -> tuple[Route, str]:
-    """The route and the number it rates (without the route's techPrefix), as ``rating.catalog`` does."""
-    tech = auth.tech_prefix if isinstance(auth, IpAuth) else None
-    candidates: list[Route] = []
-    if tech:
-        candidates = [r for r in routes if r.tech_prefix == tech]
-    else:
-        for prefix in sorted({r.tech_prefix for r in routes if r.tech_prefix}, key=len, reverse=True):
-            if number.startswith(prefix):
-                candidates = [r for r in routes if r.tech_prefix == prefix]
-                tech, number = prefix, number[len(prefix) :]
-                break
-    if not candidates:
-        tech = None
-        candidates = [r for r in routes if not r.tech_prefix]
-    matching = [r for r in candidates if r.dial_strings and any(d.matches(number) for d in r.dial_strings)]
-    if not matching:
-        matching = [r for r in candidates if not r.dial_strings]
-    if not matching:
-        return _fail(steps, "route", 404, f"no route of {customer.ref} for {number}")
-    route = min(matching, key=lambda r: (-r.priority, r.id))
+    """The route and the number it rates (without the route's techPrefix): ``Directory.route``, as the rater."""
+    routed = directory.route(customer, number, auth.tech_prefix if isinstance(auth, IpAuth) else None)
+    if isinstance(routed, str):
+        return _fail(steps, "route", 404, routed)
+    route, number, tech = routed.route, routed.number, routed.tech_prefix
     why = []
     if tech:
         why.append(f"techPrefix {tech}")

@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from rating.catalog import Customer
 from rating.cdr import FIELDS
+from rating.directory import Customer
 from rating.ledger import money_text
 from switchdb.tables import cdrs, customers, ingress_routes, rate_cards
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from rating.catalog import Customer
+from rating.directory import Customer
 from switchdb.tables import balances, customers, ledger
 
 ZERO = Decimal(0)

@@ -25,7 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import Engine
 
 from rating import RatingError
-from rating.catalog import Customer
+from rating.directory import Customer
 from rating.ledger import lock_balances, money_text, write_balances
 from switchdb.tables import ledger, payments
 from switchdb.tables.rating import PAYMENT_STATUSES

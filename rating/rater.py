@@ -1,8 +1,9 @@
 """Rating a batch of CDRs into the switch database, exactly once per call id, in one transaction.
 
-``rate_cdrs(engine, catalog, cdrs)`` prices each call without touching the database (customer,
-route, longest prefix at the answer time, or the start for an unanswered call), then in ONE
-transaction:
+``rate_cdrs(engine, directory, cdrs)`` prices each call without touching the database: customer
+and route by ``Directory.identify`` and ``Directory.route``, the very functions ``authorize``
+calls, so a call is rated as the customer and route it was authorized for; then the longest
+prefix at the answer time (the start for an unanswered call). Then, in ONE transaction:
 
 1. locks the balances of every customer the batch may charge (created at 0 if missing; in id
    order, ``SELECT ... FOR UPDATE`` on PostgreSQL, an immediate transaction on SQLite), so two
@@ -13,7 +14,7 @@ transaction:
    (one executemany, rows in call id order so concurrent writers take index locks in the same
    order) and debits only rows actually inserted: a call that paid money but was inserted by a
    concurrent writer in between (possible only when that writer did not lock the same customer,
-   e.g. another catalog revision) rolls the batch back and it is retried;
+   e.g. another directory revision) rolls the batch back and it is retried;
 5. appends the 'call' ledger lines (amount -cost, reference = call id, balance_after), updates
    the balances and package usage, all as executemany.
 
@@ -27,17 +28,18 @@ spend limit, is still Rated: it happened; refusing it is authorization's job.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 
 from rating import RatingError
-from rating.catalog import Catalog, Customer, Package, RateCard, Route
 from rating.cdr import Cdr
 from rating.charges import charge
+from rating.directory import Card, Customer, Directory, Identified, Package, Route
+from rating.directory import period_start as _period_start
 from rating.ledger import ZERO, dialect_insert, lock_balances, write_balances
 from rating.prefixes import Match
 from switchdb.tables import cdrs as cdrs_table
@@ -46,7 +48,6 @@ from switchdb.tables import ledger, package_usage
 RATED, REJECTED, UNRATED = "Rated", "Rejected", "Unrated"
 _CHUNK = 500  # bound parameters per IN (...) list
 _RETRIES = 5
-_EPOCH = date(1970, 1, 1)
 
 
 class _Race(Exception):
@@ -60,7 +61,7 @@ class _Priced:
     reason: str | None = None
     customer: Customer | None = None
     route: Route | None = None
-    card: RateCard | None = None
+    card: Card | None = None
     match: Match | None = None
     number: str = ""
     # Filled in under the locks:
@@ -84,6 +85,7 @@ class Outcome:
     reason: str | None = None
     cost: Decimal | None = None
     currency: str | None = None
+    customer: str | None = None  # namespace/name of the customer identified (None: nobody)
 
 
 @dataclass(slots=True)
@@ -107,32 +109,22 @@ class RateResult:
 
 def period_start(package: Package, day: date) -> date:
     """The first day of the allowance period holding ``day`` (UTC calendar periods; weeks start Monday)."""
-    match package.frequency:
-        case "Daily":
-            return day
-        case "Weekly":
-            return day - timedelta(days=day.weekday())
-        case "Monthly":
-            return day.replace(day=1)
-        case "Yearly":
-            return date(day.year, 1, 1)
-        case _:  # OneOff: one allowance for the package's whole life
-            return package.start_date or _EPOCH
+    return _period_start(package.frequency, day, package.start_date)
 
 
-def price(catalog: Catalog, cdr: Cdr) -> _Priced:
+def price(directory: Directory, cdr: Cdr) -> _Priced:
     """Customer, route and rate of one call; no database access."""
-    found = catalog.identify(
+    found = directory.identify(
         username=cdr.username, source_ip=cdr.source_ip, source_port=cdr.source_port, dialed=cdr.dialed
     )
-    if isinstance(found, str):
-        return _Priced(cdr, REJECTED, found)
+    if not isinstance(found, Identified):
+        return _Priced(cdr, REJECTED, found.reason)
     customer = found.customer
-    routed = catalog.route(customer, found.number, found.tech_prefix)
+    routed = directory.route(customer, found.number, found.tech_prefix)
     if isinstance(routed, str):
         return _Priced(cdr, REJECTED, routed, customer=customer)
-    route, number = routed
-    card = catalog.cards[route.rate_card_id]
+    route, number = routed.route, routed.number
+    card = directory.cards[route.rate_card_id]
     priced = _Priced(cdr, UNRATED, customer=customer, route=route, card=card, number=number)
     if card.index is None:
         priced.reason = f"rate card {card.ref}: {card.error}"
@@ -154,7 +146,7 @@ def price(catalog: Catalog, cdr: Cdr) -> _Priced:
     return priced
 
 
-def rate_cdrs(engine: Engine, catalog: Catalog, cdrs: Iterable[Cdr], *, now: datetime | None = None) -> RateResult:
+def rate_cdrs(engine: Engine, directory: Directory, cdrs: Iterable[Cdr], *, now: datetime | None = None) -> RateResult:
     """Rate a batch in one transaction; each call id is stored and charged at most once, ever."""
     now = now or datetime.now(UTC)
     result = RateResult()
@@ -166,14 +158,17 @@ def rate_cdrs(engine: Engine, catalog: Catalog, cdrs: Iterable[Cdr], *, now: dat
             result.outcomes.append(Outcome(cdr.call_id, "Duplicate", "repeated in this batch"))
             continue
         seen.add(cdr.call_id)
-        batch.append(price(catalog, cdr))
+        batch.append(price(directory, cdr))
+    if result.outcomes:  # repeats in the batch belong to the customer of the call id's first line
+        owners = {p.cdr.call_id: p.customer.ref for p in batch if p.customer}
+        result.outcomes = [replace(o, customer=owners.get(o.call_id)) for o in result.outcomes]
     for attempt in range(_RETRIES):
         try:
             with engine.connect() as conn:
                 if conn.dialect.name == "sqlite":
                     conn = conn.execution_options(sqlite_begin="IMMEDIATE")
                 with conn.begin():
-                    stored = _store(conn, catalog, batch, now)
+                    stored = _store(conn, directory, batch, now)
             break
         except _Race:
             if attempt == _RETRIES - 1:
@@ -189,7 +184,8 @@ def rate_cdrs(engine: Engine, catalog: Catalog, cdrs: Iterable[Cdr], *, now: dat
         call_id = priced.cdr.call_id
         if call_id not in stored:
             result.duplicates += 1
-            result.outcomes.append(Outcome(call_id, "Duplicate", "already rated"))
+            owner = priced.customer.ref if priced.customer else None
+            result.outcomes.append(Outcome(call_id, "Duplicate", "already rated", customer=owner))
             continue
         currency = priced.customer.currency if priced.customer else None
         if priced.status == RATED:
@@ -200,11 +196,12 @@ def rate_cdrs(engine: Engine, catalog: Catalog, cdrs: Iterable[Cdr], *, now: dat
             result.rejected += 1
         else:
             result.unrated += 1
-        result.outcomes.append(Outcome(call_id, priced.status, priced.reason, priced.cost, currency))
+        owner = priced.customer.ref if priced.customer else None
+        result.outcomes.append(Outcome(call_id, priced.status, priced.reason, priced.cost, currency, owner))
     return result
 
 
-def _store(conn: Connection, catalog: Catalog, batch: list[_Priced], now: datetime) -> set[str]:
+def _store(conn: Connection, directory: Directory, batch: list[_Priced], now: datetime) -> set[str]:
     """Steps 1-5 of the module docstring; returns the call ids this transaction stored."""
     for priced in batch:  # a retried transaction starts over
         priced.billed, priced.package_seconds, priced.connect_fee, priced.cost, priced.usage = 0, 0, None, None, []
@@ -212,9 +209,9 @@ def _store(conn: Connection, catalog: Catalog, batch: list[_Priced], now: dateti
     existing = _existing(conn, [p.cdr.call_id for p in batch])
     new = [p for p in batch if p.cdr.call_id not in existing]
     rated = sorted((p for p in new if p.status == RATED), key=lambda p: (p.at, p.cdr.call_id))
-    used = _lock_usage(conn, catalog, rated)
+    used = _lock_usage(conn, directory, rated)
     for priced in rated:
-        _charge(catalog, priced, used)
+        _charge(directory, priced, used)
     rows = [_row(p, now) for p in sorted(new, key=lambda p: p.cdr.call_id)]
     inserted: set[str] = set()
     for start in range(0, len(rows), _CHUNK * 10):
@@ -277,19 +274,19 @@ def _existing(conn: Connection, call_ids: Sequence[str]) -> set[str]:
     return found
 
 
-def _packages_of(catalog: Catalog, priced: _Priced) -> list[tuple[Package, date]]:
+def _packages_of(directory: Directory, priced: _Priced) -> list[tuple[Package, date]]:
     assert priced.customer is not None
     day = priced.at.date()
     return [
         (package, period_start(package, day))
-        for package in catalog.packages.get(priced.customer.id, ())
+        for package in directory.packages.get(priced.customer.id, ())
         if package.active_on(day) and package.covers(priced.number.removeprefix("+"))
     ]
 
 
-def _lock_usage(conn: Connection, catalog: Catalog, rated: list[_Priced]) -> dict[tuple[int, date], int]:
+def _lock_usage(conn: Connection, directory: Directory, rated: list[_Priced]) -> dict[tuple[int, date], int]:
     """Create and lock the package periods answered calls may draw on; (package id, period) → seconds used."""
-    keys = sorted({(pkg.id, period) for p in rated if p.cdr.answered for pkg, period in _packages_of(catalog, p)})
+    keys = sorted({(pkg.id, period) for p in rated if p.cdr.answered for pkg, period in _packages_of(directory, p)})
     if not keys:
         return {}
     conn.execute(
@@ -309,11 +306,11 @@ def _lock_usage(conn: Connection, catalog: Catalog, rated: list[_Priced]) -> dic
     return used
 
 
-def _charge(catalog: Catalog, priced: _Priced, used: dict[tuple[int, date], int]) -> None:
+def _charge(directory: Directory, priced: _Priced, used: dict[tuple[int, date], int]) -> None:
     """Price one call, consuming package allowances (in package id order) before money."""
     assert priced.match is not None
     duration = priced.cdr.duration_s
-    pools = [(pkg, period) for pkg, period in _packages_of(catalog, priced)] if duration else []
+    pools = [(pkg, period) for pkg, period in _packages_of(directory, priced)] if duration else []
     left = {(pkg.id, period): pkg.allowance_seconds - used[(pkg.id, period)] for pkg, period in pools}
     available = sum(max(0, seconds) for seconds in left.values())
     result = charge(duration, priced.match.tariff, package_seconds=available)

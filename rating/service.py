@@ -22,6 +22,17 @@ Endpoints (JSON in and out; errors are ``{"error": message, ...}``):
 Everything that touches the database runs in the loop's thread executor. Background tasks poll
 ``max(trunkline_revisions.id)`` every ``reload_interval`` seconds (``rating.state``) and, with a
 ``cdr_dir``, tail the CDR files there every ``tail_interval`` seconds (``rating.tail``).
+
+Statistics: every ``stats_interval`` seconds, and right after each CDR batch (woken by it; batches
+in between coalesce), ``rating.stats.roll_up`` recomputes the minutes from the earliest ``start``
+of the batches not yet rolled up (at least the last two intervals, so minutes another sidecar
+wrote CDRs into are redone too). A failed roll-up keeps its minutes pending for the next pass.
+
+Alerts: with ``alerts_interval``, every that many seconds the pending minutes are rolled up and
+``rating.alerts.evaluate`` runs with ``notifier``. Several sidecars may do it: on PostgreSQL the
+evaluation takes a transaction-level advisory lock and a sidecar that cannot get it skips the
+tick (SQLite's write lock serializes them), so a firing alert is sent once. Penalties it writes
+reach authorization at the next money reload, which the evaluation triggers at once.
 """
 
 from __future__ import annotations
@@ -35,20 +46,22 @@ import threading
 import time
 from bisect import bisect_left
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
-from rating import RatingError
+from rating import RatingError, stats
+from rating.alerts import evaluate
 from rating.authorize import Request, authorize
-from rating.catalog import current_revision
 from rating.cdr import Cdr, CdrError, cdr_from_mapping, parse_jsonl
+from rating.directory import current_revision
 from rating.export import query_cdrs
 from rating.ledger import money_text, read_balances
+from rating.notify import Notifier
 from rating.rater import RateResult, rate_cdrs
 from rating.state import SidecarState
 from rating.tail import CdrTail
@@ -60,6 +73,7 @@ PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MAX_CALLS_LIMIT = 1000
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonl"})
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+ALERTS_LOCK_KEY = 0x7472756E6B  # pg advisory lock: one sidecar evaluates alerts at a time
 _AUTHORIZE_FIELDS = ("sourceIp", "sourcePort", "username", "realm", "cli", "pai", "dialed", "callId")
 
 
@@ -151,8 +165,19 @@ class Sidecar:
         tail_state: Path | None = None,
         tail_interval: float = 1.0,
         clock: Callable[[], datetime] | None = None,
+        stats_interval: float = 60.0,
+        alerts_interval: float | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.engine = engine
+        self.stats_interval = stats_interval
+        self.alerts_interval = alerts_interval
+        self.notifier = notifier or Notifier()
+        self._pending_since: datetime | None = None  # earliest CDR start not rolled up yet
+        self._stats_lock = threading.Lock()
+        self._stats_wake: asyncio.Event | None = None
+        self.roll_ups = 0
+        self.alert_runs = 0
         self.state = SidecarState(engine, clock=clock)
         self.metrics = Metrics()
         self.reload_interval = reload_interval
@@ -165,24 +190,59 @@ class Sidecar:
 
     def rate(self, cdrs: list[Cdr]) -> RateResult:
         """Rate a batch (blocking); committed when this returns. Ends the dialogs, counts the outcomes."""
-        view = self.state.current()  # never rate against a catalog older than the newest revision
-        result = rate_cdrs(self.engine, view.catalog, cdrs, now=self.state.now())
+        view = self.state.current()  # never rate against a directory older than the newest revision
+        result = rate_cdrs(self.engine, view.directory, cdrs, now=self.state.now())
         for cdr in cdrs:
             self.state.limits.end(cdr.call_id)
-        owners: dict[str, str] = {}
-        for cdr in cdrs:
-            found = view.catalog.identify(
-                username=cdr.username, source_ip=cdr.source_ip, source_port=cdr.source_port, dialed=cdr.dialed
-            )
-            owners[cdr.call_id] = "" if isinstance(found, str) else found.customer.ref
         counts: dict[tuple[str, str], int] = {}
         for outcome in result.outcomes:
-            key = (owners.get(outcome.call_id, ""), outcome.status)
+            key = (outcome.customer or "", outcome.status)
             counts[key] = counts.get(key, 0) + 1
         self.metrics.rated(counts)
-        if result.rated and self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)  # balances moved: refresh the money soon
+        if cdrs:
+            self._mark_pending(min(cdr.start for cdr in cdrs))
+        if self._loop is not None:
+            if result.rated and self._wake is not None:
+                self._loop.call_soon_threadsafe(self._wake.set)  # balances moved: refresh the money soon
+            if cdrs and self._stats_wake is not None:
+                self._loop.call_soon_threadsafe(self._stats_wake.set)  # roll up the batch's minutes
         return result
+
+    def _mark_pending(self, since: datetime) -> None:
+        with self._stats_lock:
+            if self._pending_since is None or since < self._pending_since:
+                self._pending_since = since
+
+    def roll_up(self) -> int:
+        """Roll up the pending minutes (at least the last two stats intervals); returns rows written."""
+        with self._stats_lock:
+            pending, self._pending_since = self._pending_since, None
+        recent = self.state.now() - timedelta(seconds=2 * self.stats_interval)
+        since = recent if pending is None else min(pending, recent)
+        try:
+            with self.engine.begin() as conn:
+                written = stats.roll_up(conn, since)
+        except Exception:
+            self._mark_pending(since)  # the next pass redoes these minutes
+            raise
+        self.roll_ups += 1
+        return written
+
+    def check_alerts(self) -> list[Any] | None:
+        """Roll up, then evaluate every alert once; None when another sidecar is evaluating now."""
+        self.roll_up()
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(sqlite_begin="IMMEDIATE") if raw.dialect.name == "sqlite" else raw
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    locked = conn.execute(select(func.pg_try_advisory_xact_lock(ALERTS_LOCK_KEY))).scalar()
+                    if not locked:
+                        return None
+                results = evaluate(conn, self.state.now(), notifier=self.notifier)
+        self.alert_runs += 1
+        if any(r.penalty for r in results) and self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)  # penalties moved: reload the money now
+        return results
 
     def poll_tail(self) -> None:
         assert self.tail is not None
@@ -217,7 +277,10 @@ class Sidecar:
             await loop.run_in_executor(None, self.state.load)
         except Exception:
             log.exception("first load of the switch database failed; retrying every %s s", self.reload_interval)
-        tasks = [asyncio.create_task(self._poll_revisions())]
+        self._stats_wake = asyncio.Event()
+        tasks = [asyncio.create_task(self._poll_revisions()), asyncio.create_task(self._poll_stats())]
+        if self.alerts_interval:
+            tasks.append(asyncio.create_task(self._poll_alerts()))
         if self.cdr_dir is not None:
             self.tail = await loop.run_in_executor(
                 None, lambda: CdrTail(self.cdr_dir, self.rate, state_file=self.tail_state)
@@ -242,6 +305,28 @@ class Sidecar:
             except Exception:
                 log.exception("reloading the switch database failed; retrying in %s s", self.reload_interval)
 
+    async def _poll_stats(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._stats_wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stats_wake.wait(), timeout=self.stats_interval)
+            self._stats_wake.clear()
+            try:
+                await loop.run_in_executor(None, self.roll_up)
+            except Exception:
+                log.exception("rolling up statistics failed; retrying in %s s", self.stats_interval)
+
+    async def _poll_alerts(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self.alerts_interval
+        while True:
+            await asyncio.sleep(self.alerts_interval)
+            try:
+                await loop.run_in_executor(None, self.check_alerts)
+            except Exception:
+                log.exception("evaluating alerts failed; retrying in %s s", self.alerts_interval)
+
     async def _poll_files(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -263,6 +348,9 @@ def create_app(
     tail_state: Path | None = None,
     tail_interval: float = 1.0,
     clock: Callable[[], datetime] | None = None,
+    stats_interval: float = 60.0,
+    alerts_interval: float | None = None,
+    notifier: Notifier | None = None,
 ) -> web.Application:
     """The sidecar application; its startup loads the view and starts the background tasks."""
     sidecar = Sidecar(
@@ -272,6 +360,9 @@ def create_app(
         tail_state=tail_state,
         tail_interval=tail_interval,
         clock=clock,
+        stats_interval=stats_interval,
+        alerts_interval=alerts_interval,
+        notifier=notifier,
     )
     app = web.Application(client_max_size=MAX_BODY)
     app[SIDECAR] = sidecar
@@ -462,7 +553,7 @@ async def _calls(request: web.Request) -> web.Response:
     ref = request.query.get("customer")
     if ref:
         try:
-            customer = view.catalog.customer(ref)
+            customer = view.directory.customer(ref)
         except RatingError as exc:
             return _error(404, str(exc))
 

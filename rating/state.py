@@ -1,39 +1,42 @@
-"""The sidecar's view of the switch database: directory (authorize), catalog (rate) and call limits.
+"""The sidecar's view of the switch database: the directory (authorize and rating) and call limits.
 
-A ``View`` is an immutable snapshot ``(revision, directory, catalog)`` read in ONE database
-transaction (REPEATABLE READ on PostgreSQL; SQLite's read transaction is a snapshot already), so
-authorize and rating never see two different revisions. ``SidecarState`` holds the current view
-and swaps it whole (one attribute assignment: a request sees the old view or the new one, never a
-mix). Call limits (``CallLimits``) live outside the view: active dialogs survive a reload.
+A ``View`` is an immutable snapshot ``(revision, directory)`` read in ONE database transaction
+(REPEATABLE READ on PostgreSQL; SQLite's read transaction is a snapshot already). ONE directory
+serves both authorization and rating, so they never see two different revisions or two different
+rules. ``SidecarState`` holds the current view and swaps it whole (one attribute assignment: a
+request sees the old view or the new one, never a mix). Call limits (``CallLimits``) live outside
+the view: active dialogs survive a reload.
 
 - ``refresh()`` is the poll step (every ``--reload-interval``): one ``max(trunkline_revisions.id)``
-  query; a new revision reloads everything. Otherwise, when the ledger moved (``max(ledger.id)``)
-  or the UTC day changed, only the money part of the directory (balances, today's spend, package
-  allowances left) is re-read, so a 100k-prefix deck is not re-indexed after every CDR batch.
+  query; a new revision reloads everything. Otherwise, when the ledger moved (``max(ledger.id)``),
+  the alert penalties changed or the UTC day changed, only the money part of the directory
+  (``directory.load_money``: balances, today's spend, package allowances left, penalties) is
+  re-read, so a 100k-prefix deck is not re-indexed after every CDR batch.
 - ``current()`` is what rating calls before each batch: a CDR must never be rated (and stored,
-  exactly once, as Rejected) against a catalog older than the database's newest revision.
+  exactly once, as Rejected) against a directory older than the database's newest revision.
 
 Everything here blocks on the database: the HTTP service calls it from a thread executor.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, Engine, func, select
 
 from rating import directory as directory_mod
-from rating.catalog import Catalog, current_revision
-from rating.directory import Directory
+from rating.directory import Directory, current_revision
 from rating.limits import CallLimits
-from switchdb.tables import balances, ledger
+from switchdb.tables import ledger
+from switchdb.tables.rating import alert_penalties
 
 log = logging.getLogger(__name__)
+
+MoneyMark = tuple[int | None, date, tuple[tuple[int, datetime], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +45,8 @@ class View:
 
     revision: int | None
     directory: Directory
-    catalog: Catalog
     loaded_at: datetime
-    money_mark: tuple[int | None, date]  # (max ledger id, UTC day) the directory's money was read at
+    money_mark: MoneyMark  # (max ledger id, UTC day, penalties) the directory's money was read at
 
 
 def _snapshot(conn: Connection) -> Connection:
@@ -53,8 +55,12 @@ def _snapshot(conn: Connection) -> Connection:
     return conn
 
 
-def _ledger_mark(conn: Connection) -> int | None:
-    return conn.execute(select(func.max(ledger.c.id))).scalar()
+def _money_mark(conn: Connection, now: datetime) -> MoneyMark:
+    ap = alert_penalties.c
+    penalties = tuple(
+        (row.alert_id, row.until) for row in conn.execute(select(ap.alert_id, ap.until).order_by(ap.alert_id))
+    )
+    return conn.execute(select(func.max(ledger.c.id))).scalar(), now.astimezone(UTC).date(), penalties
 
 
 def load_view(engine: Engine, now: datetime) -> View:
@@ -62,34 +68,22 @@ def load_view(engine: Engine, now: datetime) -> View:
     with engine.connect() as raw:
         conn = _snapshot(raw)
         with conn.begin():
-            revision = current_revision(conn)
-            mark = _ledger_mark(conn)
+            mark = _money_mark(conn, now)
             loaded = directory_mod.load(conn, now=now)
-            catalog = Catalog.load(conn)
-    if catalog.revision != revision:  # cannot happen inside one snapshot; cheap to check
-        raise RuntimeError(f"revision moved while loading ({revision} -> {catalog.revision})")
-    return View(revision, loaded, catalog, now, (mark, now.astimezone(UTC).date()))
+    return View(loaded.revision, loaded, now, mark)
 
 
 def _reload_money(engine: Engine, view: View, now: datetime) -> View:
-    """The view with balances, today's spend and allowances re-read (same declared state).
-
-    ``rating.directory`` has no public "money only" loader; its ``_spent_today``/``_allowances``
-    are used as they are (see the report to the lead) so both paths compute them identically.
-    """
+    """The view with balances, today's spend, allowances and penalties re-read (same declared state)."""
     with engine.connect() as raw:
         conn = _snapshot(raw)
         with conn.begin():
             revision = current_revision(conn)
-            mark = _ledger_mark(conn)
-            query = select(balances.c.customer_id, balances.c.amount)
-            amounts = {row.customer_id: row.amount for row in conn.execute(query)}
-            spent = directory_mod._spent_today(conn, now)
-            allowances = directory_mod._allowances(conn, now)
+            mark = _money_mark(conn, now)
+            money = directory_mod.load_money(conn, now)
     if revision != view.revision:  # an apply landed in between: take all of it
         return load_view(engine, now)
-    money = dataclasses.replace(view.directory, balances=amounts, spent_today=spent, allowances=allowances)
-    return dataclasses.replace(view, directory=money, money_mark=(mark, now.astimezone(UTC).date()))
+    return replace(view, directory=view.directory.with_money(money), money_mark=mark)
 
 
 class SidecarState:
@@ -116,7 +110,7 @@ class SidecarState:
             return self._swap(load_view(self.engine, self._clock()))
 
     def refresh(self) -> bool:
-        """The poll step: reload on a new revision, re-read money when the ledger or the day moved.
+        """The poll step: reload on a new revision, re-read money when the ledger, penalties or day moved.
 
         Returns True when the declared state was reloaded.
         """
@@ -128,7 +122,7 @@ class SidecarState:
                 return True
             with self.engine.connect() as conn:
                 revision = current_revision(conn)
-                mark = (_ledger_mark(conn), now.astimezone(UTC).date())
+                mark = _money_mark(conn, now)
             if revision != view.revision:
                 self._swap(load_view(self.engine, now))
                 log.info("loaded revision %s", revision)

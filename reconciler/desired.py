@@ -27,6 +27,8 @@ def _child_rows(child: ChildMap, items: list[Any], ctx: DeriveContext) -> list[R
             except SecretFieldError as exc:
                 raise SecretFieldError((child.label, index, *exc.path), exc.message) from None
         rows.append(row)
+    if not child.ordered:
+        rows.sort(key=child.sort_key)
     return rows
 
 

@@ -108,6 +108,10 @@ class ChildMap:
     def row_key(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(row.get(c) for c in self.key_columns)
 
+    def sort_key(self, row: Mapping[str, Any]) -> tuple[tuple[bool, Any], ...]:
+        """One order for desired and live rows (None first), so equal lists compare equal."""
+        return tuple((v is not None, v) for v in self.row_key(row))
+
     def key_label(self, key: tuple[Any, ...]) -> str:
         if self.ordered:
             return str(key[0])

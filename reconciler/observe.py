@@ -55,14 +55,19 @@ def _owned(conn: Connection, kinds: Iterable[str], scope: Collection[ObjectKey] 
     return owned
 
 
-def _main_rows(conn: Connection, kmap: KindMap, scope: Collection[ObjectKey] | None) -> list[Mapping[str, Any]]:
-    stmt = select(kmap.table)
+_HEAD = ("id", "namespace", "name")
+
+
+def _main_rows(conn: Connection, kmap: KindMap, scope: Collection[ObjectKey] | None) -> list[Any]:
+    """(id, namespace, name, *written_columns) tuples: only what plans compare, no mappings."""
+    t = kmap.table
+    stmt = select(*(t.c[c] for c in (*_HEAD, *kmap.written_columns)))
     if scope is not None:
         names = [(k.namespace, k.name) for k in scope if k.kind == kmap.kind]
         if not names:
             return []
-        stmt = stmt.where(tuple_(kmap.table.c.namespace, kmap.table.c.name).in_(names))
-    return conn.execute(stmt).mappings().all()
+        stmt = stmt.where(tuple_(t.c.namespace, t.c.name).in_(names))
+    return conn.execute(stmt).all()
 
 
 def _id_map(conn: Connection, kmap: KindMap) -> dict[int, ObjectKey]:
@@ -78,17 +83,23 @@ def _children(conn: Connection, kmap: KindMap, rows_by_id: dict[int, ObjectRows]
         grouped_ids: dict[int, list[int]] = defaultdict(list)
         wanted = tuple(dict.fromkeys((*child.key_columns, *child.compared_columns)))
         parent = child.table.c[child.parent_column]
-        stmt = select(child.table).order_by(parent, *(child.table.c[k] for k in child.key_columns))
+        columns = (child.table.c.id, parent, *(child.table.c[c] for c in wanted))
+        stmt = select(*columns).order_by(parent, *(child.table.c[k] for k in child.key_columns))
         if scoped:
             if not rows_by_id:
                 continue
             stmt = stmt.where(parent.in_(list(rows_by_id)))
-        for r in conn.execute(stmt).mappings():
-            grouped[r[child.parent_column]].append({c: r[c] for c in wanted})
-            grouped_ids[r[child.parent_column]].append(r["id"])
+        for r in conn.execute(stmt):
+            grouped[r[1]].append(dict(zip(wanted, r[2:], strict=True)))
+            grouped_ids[r[1]].append(r[0])
         for parent_id, rows in rows_by_id.items():
-            rows.children[child.table_name] = grouped.get(parent_id, [])
-            rows.child_ids[child.table_name] = grouped_ids.get(parent_id, [])
+            found, ids = grouped.get(parent_id, []), grouped_ids.get(parent_id, [])
+            if not child.ordered and found:
+                # SQL orders NULLs differently per database; desired rows use this same order.
+                pairs = sorted(zip(found, ids, strict=True), key=lambda pair: child.sort_key(pair[0]))
+                found, ids = [p[0] for p in pairs], [p[1] for p in pairs]
+            rows.children[child.table_name] = found
+            rows.child_ids[child.table_name] = ids
 
 
 def _dependents(
@@ -127,7 +138,7 @@ def observe(conn: Connection, kinds: Mapping[str, KindMap], scope: Collection[Ob
     raw = {kind: _main_rows(conn, kmap, scope) for kind, kmap in kinds.items()}
     for kind, kmap in kinds.items():
         if scope is None:
-            live.ids[kind] = {r["id"]: ObjectKey(kind, r["namespace"], r["name"]) for r in raw[kind]}
+            live.ids[kind] = {r[0]: ObjectKey(kind, r[1], r[2]) for r in raw[kind]}
         else:
             live.ids[kind] = _id_map(conn, kmap)
     for kind, kmap in kinds.items():
@@ -135,12 +146,11 @@ def observe(conn: Connection, kinds: Mapping[str, KindMap], scope: Collection[Ob
         columns = kmap.written_columns
         rows_by_id: dict[int, ObjectRows] = {}
         for r in raw[kind]:
-            row: Row = {c: r[c] for c in columns}
+            row: Row = dict(zip(columns, r[3:], strict=True))
             for column, id_map in refs.items():
                 target = id_map.get(row[column]) if row[column] is not None else None
                 row[column] = target.name if target is not None else row[column]
-            key = ObjectKey(kind, r["namespace"], r["name"])
-            rows_by_id[r["id"]] = ObjectRows(key, row, {}, row_id=r["id"])
+            rows_by_id[r[0]] = ObjectRows(ObjectKey(kind, r[1], r[2]), row, {}, row_id=r[0])
         _children(conn, kmap, rows_by_id, scoped=scope is not None)
         for rows in rows_by_id.values():
             live.rows[rows.key] = rows

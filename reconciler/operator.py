@@ -165,6 +165,16 @@ def _report(patch: kopf.Patch, body: Mapping[str, Any], *new: conditions.Conditi
     patch.status["observedGeneration"] = generation
 
 
+def _observed(body: Mapping[str, Any]) -> bool:
+    """Whether the status already reports the object's current generation."""
+    generation = body.get("metadata", {}).get("generation")
+    return generation is not None and (body.get("status") or {}).get("observedGeneration") == generation
+
+
+def _condition(body: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") == kind), {})
+
+
 def _summary(result: reconcile.ApplyResult) -> str:
     if result.revision_id is None:
         return "up to date"
@@ -209,12 +219,21 @@ def handle(body: Mapping[str, Any], patch: kopf.Patch, ctx: OperatorContext, *, 
             conditions.synced(False, SyncedReason.ERROR, message),
         )
         raise kopf.TemporaryError(message, delay=OUTAGE_RETRY_S) from exc
+    # The timer can run between a spec edit and its update handler: applying a generation never
+    # observed before is an edit being applied, not drift being corrected.
+    drift = drift and _observed(body)
     reason = SyncedReason.DRIFT_CORRECTED if drift and result.revision_id is not None else SyncedReason.SUCCESS
+    message = _summary(result)
+    previous = _condition(body, "Synced")
+    if result.revision_id is None and previous.get("status") == "True" and _observed(body):
+        # Nothing changed since the last report (a second handler or the timer found it up to
+        # date): keep saying what that apply did instead of overwriting it with "up to date".
+        reason, message = SyncedReason(previous.get("reason", reason)), previous.get("message") or message
     _report(
         patch,
         body,
         conditions.ready(True, ReadyReason.AVAILABLE, "rows match the spec"),
-        conditions.synced(True, reason, _summary(result)),
+        conditions.synced(True, reason, message),
     )
     if result.revision_id is not None:
         event = "DriftCorrected" if drift else "Applied"
@@ -246,8 +265,11 @@ def _own_annotations_changed(old: Any, new: Any, **_: Any) -> bool:
     this filter each edit ran a second, empty reconcile that overwrote the Synced message.
     """
 
-    def own(annotations: Any) -> dict[str, Any]:
-        return {k: v for k, v in dict(annotations or {}).items() if k.startswith(f"{GROUP}/")}
+    def own(value: Any) -> dict[str, Any]:
+        # Kopf passes `when` the whole old/new bodies (the field is cut out only for the handler).
+        if isinstance(value, Mapping) and isinstance(value.get("metadata"), Mapping):
+            value = value["metadata"].get("annotations")
+        return {k: v for k, v in dict(value or {}).items() if k.startswith(f"{GROUP}/")}
 
     return own(old) != own(new)
 

@@ -224,6 +224,9 @@ def plan_changes(
         if key not in owned and not adopt:
             conflicts.append(f"{key} already exists in the database and is not managed by Trunkline")
             continue
+        if key in owned and have.row == want.row and have.children == want.children:
+            unchanged += 1  # the common case at scale: C-speed dict equality, no field-by-field diff
+            continue
         diff = object_diff(kmap, have, want)
         for column, reason in kmap.immutable.items():
             if not same(have.row.get(column), want.row.get(column)):

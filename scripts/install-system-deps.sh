@@ -77,3 +77,13 @@ if [[ "${1:-tests}" == tests && "${TRUNKLINE_INSTALL_SOPS:-0}" == 1 ]] && ! comm
         echo "install-system-deps: TRUNKLINE_INSTALL_SOPS=1 needs Go to build sops; skipping" >&2
     fi
 fi
+
+# --- Kamailio + sipp (tests/kamailio, examples/kamailio) ------------------------------------------
+# A stock Kamailio 5.6 (Debian bookworm: 5.6.3) with db_sqlite, http_client (utils) and json
+# modules, and sipp (package sip-tester, 3.6.1) for the end-to-end SIP tests. Without them
+# tests/kamailio skip with the reason (and fail under CI).
+if [[ "${1:-tests}" == tests ]] && { ! command -v kamailio >/dev/null 2>&1 || ! command -v sipp >/dev/null 2>&1; }; then
+    echo "install-system-deps: installing kamailio and sipp"
+    DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y --no-install-recommends \
+        kamailio kamailio-sqlite-modules kamailio-utils-modules kamailio-json-modules sip-tester
+fi

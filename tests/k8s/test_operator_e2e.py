@@ -198,7 +198,14 @@ def test_edit_updates_the_row_and_delete_removes_it(
                timeout=REACT, what="the edited display name in the database")
     synced = _wait_condition(kube_crds, kube_namespace, "customer", "acme", "Synced", "True")
     assert synced["observedGeneration"] == 2
-    assert "updated" in synced["message"] and "displayName" in synced["message"]
+    # Whichever ran first (the update handler or the drift timer) applied it as an edit.
+    applied = wait_until(
+        lambda: [e["message"] for e in _events(kube_crds, kube_namespace, "acme") if e["reason"] == "Applied"
+                 and e["message"].startswith("updated")],
+        timeout=REACT, what="an Applied event for the update",
+    )
+    assert "displayName" in applied[0]
+    assert not any(e["reason"] == "DriftCorrected" for e in _events(kube_crds, kube_namespace, "acme"))
 
     kube_crds.kubectl("delete", "customer", "acme", "-n", kube_namespace, "--timeout=60s", timeout=90)
     assert _display_name(sqlite_url, kube_namespace, "acme") is None

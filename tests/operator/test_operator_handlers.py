@@ -101,14 +101,33 @@ def test_pause_annotation_suspends_reconciling(ctx: OperatorContext) -> None:
 
 
 def test_drift_is_corrected_and_reported_as_such(ctx: OperatorContext) -> None:
-    handle(CUSTOMER, kopf.Patch(), ctx)
+    first = kopf.Patch()
+    handle(CUSTOMER, first, ctx)
+    observed = {**CUSTOMER, "status": dict(first["status"])}  # the status the first apply wrote
     with ctx.engine.begin() as conn:
         conn.execute(text("UPDATE customers SET channels = 999"))
     patch = kopf.Patch()
-    handle(CUSTOMER, patch, ctx, drift=True)
+    handle(observed, patch, ctx, drift=True)
     assert conditions(patch)["Synced"]["reason"] == "DriftCorrected"
     with ctx.engine.connect() as conn:
         assert conn.execute(text("SELECT channels FROM customers")).scalar_one() == 10
+
+
+def test_timer_applying_an_unobserved_generation_is_not_drift(ctx: OperatorContext) -> None:
+    # The timer ran between a spec edit and its update handler: that is the edit being applied.
+    patch = kopf.Patch()
+    handle(CUSTOMER, patch, ctx, drift=True)
+    assert conditions(patch)["Synced"]["reason"] == "ReconcileSuccess"
+
+
+def test_up_to_date_keeps_the_message_of_the_last_apply(ctx: OperatorContext) -> None:
+    first = kopf.Patch()
+    handle(CUSTOMER, first, ctx)
+    observed = {**CUSTOMER, "status": dict(first["status"])}
+    again = kopf.Patch()
+    handle(observed, again, ctx)
+    assert conditions(again)["Synced"]["message"] == conditions(first)["Synced"]["message"]
+    assert conditions(again)["Synced"]["message"].startswith("created as revision")
 
 
 def test_delete_removes_rows_but_waits_for_dependents(ctx: OperatorContext) -> None:

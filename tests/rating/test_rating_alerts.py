@@ -22,11 +22,14 @@ from sqlalchemy import Engine, delete, insert, select, update
 from test_rating_stats import CALLS, T0, cdr_row
 
 import resources
+from rating import directory
 from rating.alerts import evaluate
+from rating.authorize import Request, authorize
+from rating.limits import CallLimits
 from rating.notify import Notifier
 from rating.stats import roll_up
 from reconciler.apply import RevisionInfo
-from reconciler.reconcile import apply
+from reconciler.reconcile import apply, plan
 from switchdb.engine import open_database
 from switchdb.tables import alerts, balances, cdrs, customers, ledger
 from switchdb.tables.rating import alert_deliveries, alert_penalties
@@ -268,27 +271,61 @@ def test_undeliverable_fire_is_sent_again_next_time(sqlite_url: str, smtp: tuple
     engine.dispose()
 
 
-def test_penalty_disables_the_customer_while_firing_and_restores_it(engine: Engine) -> None:
+PBX = """
+---
+apiVersion: trunkline.dev/v1alpha1
+kind: IpAuthentication
+metadata: {name: acme-pbx}
+spec: {customerRef: acme, address: 198.51.100.10}
+"""
+
+
+def penalty_reason(engine: Engine, at: datetime) -> str | None:
+    """Why authorize refuses an acme call at ``at`` in the customer step (None: it passes that step)."""
+    with engine.connect() as conn:
+        loaded = directory.load(conn, now=at)
+    request = Request(cli="15550100", dialed="442071234567", source_ip="198.51.100.10")
+    decision = authorize(loaded, request, now=at, limits=CallLimits(), reserve=False)
+    (step,) = [s for s in decision.steps if s.name == "customer"]
+    return step.detail if step.outcome == "fail" else None
+
+
+def test_penalty_refuses_calls_while_firing_without_touching_the_declared_status(engine: Engine) -> None:
     alert = '  recipients: [{phone: "+15550100"}]\n  area: Balance\n  operator: "<"\n  threshold: "0"\n  penalty: 1h\n'
-    acme = declare(engine, manifests(alert))
+    acme = declare(engine, manifests(alert) + PBX)
     notifier = Notifier()
     set_balance(engine, acme, "-5")
     assert run(engine, NOW, notifier)[0].penalty == "Applied"
-    assert status_of(engine) == "Inactive"
-    # Inactive by penalty is not Inactive by declaration: the alert stays Sent, not Paused.
+    assert status_of(engine) == "Active"
+    assert penalty_reason(engine, NOW) == "penalty: alert default/acme-alert firing until 2025-03-01T11:05:00Z"
+    # The status is the declared one: the alert stays Sent, not Paused.
     assert run(engine, NOW + timedelta(minutes=1), notifier)[0].after == "Sent"
     with engine.connect() as conn:
         assert conn.execute(select(alert_penalties.c.previous_status)).scalar_one() == "Active"
     set_balance(engine, acme, "20")
     result = run(engine, NOW + timedelta(minutes=2), notifier)[0]
     assert (result.event, result.penalty, status_of(engine)) == ("Reset", "Lifted", "Active")
+    assert penalty_reason(engine, NOW + timedelta(minutes=2)) is None
 
-    # Still firing when the penalty's time is up: the customer is restored, the alert stays Sent.
+    # Still firing when the penalty's time is up: the penalty ends, the alert stays Sent.
     set_balance(engine, acme, "-1")
     run(engine, NOW + timedelta(minutes=3), notifier)
-    assert status_of(engine) == "Inactive"
+    assert penalty_reason(engine, NOW + timedelta(minutes=4)) is not None
+    assert penalty_reason(engine, NOW + timedelta(minutes=63)) is None  # expired, even before the alerter runs
     result = run(engine, NOW + timedelta(minutes=63), notifier)[0]
     assert (result.after, result.penalty, status_of(engine)) == ("Sent", "Lifted", "Active")
+    with engine.connect() as conn:
+        assert conn.execute(select(alert_penalties)).first() is None
+
+
+def test_a_plan_after_a_penalty_shows_no_changes(engine: Engine) -> None:
+    alert = '  recipients: [{phone: "+15550100"}]\n  area: Balance\n  operator: "<"\n  threshold: "0"\n  penalty: 1h\n'
+    text = manifests(alert) + PBX
+    acme = declare(engine, text)
+    set_balance(engine, acme, "-5")
+    assert run(engine, NOW, Notifier())[0].penalty == "Applied"
+    assert plan(engine, resources.load_text(text)).empty
+    assert penalty_reason(engine, NOW) is not None
 
 
 def test_paused_while_the_customer_is_inactive_by_declaration(sqlite_url: str) -> None:
@@ -358,12 +395,15 @@ def test_spend_alert_counts_todays_call_charges(sqlite_url: str) -> None:
 def test_penalty_of_a_deleted_alert_is_lifted(sqlite_url: str) -> None:
     engine = open_database(sqlite_url)
     alert = '  recipients: [{phone: "+15550100"}]\n  area: Balance\n  operator: "<"\n  threshold: "1"\n  penalty: 1d\n'
-    declare(engine, manifests(alert))
+    declare(engine, manifests(alert) + PBX)
     run(engine, NOW, Notifier())
-    assert status_of(engine) == "Inactive"
+    assert penalty_reason(engine, NOW) is not None
     with engine.begin() as conn:
         conn.execute(update(alerts).values(state="Ready"))
         conn.execute(delete(alerts))
     run(engine, NOW + timedelta(minutes=1), Notifier())
+    assert penalty_reason(engine, NOW + timedelta(minutes=1)) is None
+    with engine.connect() as conn:
+        assert conn.execute(select(alert_penalties)).first() is None
     assert status_of(engine) == "Active"
     engine.dispose()

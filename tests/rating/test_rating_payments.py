@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, func, select
 from support.rating_world import apply_world, cdr_line, parse
 
-from rating.catalog import Catalog
+from rating import directory
+from rating.directory import Directory
 from rating.ledger import ledger_sum, read_balances
 from rating.payments import PaymentError, add_payment
 from rating.rater import rate_cdrs
@@ -25,9 +27,9 @@ def engine(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     engine.dispose()
 
 
-def catalog(engine: Engine) -> Catalog:
+def catalog(engine: Engine) -> Directory:
     with engine.connect() as conn:
-        return Catalog.load(conn)
+        return directory.load(conn, now=datetime.now(UTC))
 
 
 def balance(engine: Engine, ref: str) -> Decimal:

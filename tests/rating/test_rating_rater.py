@@ -8,13 +8,15 @@ module; everything that writes runs on both backends.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, func, select, update
 from support.rating_world import BATCH, BATCH_TOTAL, apply_world, cdr_line, parse
 
-from rating.catalog import Catalog, current_revision
+from rating import directory
+from rating.directory import Directory, current_revision
 from rating.ledger import ledger_sum, read_balances
 from rating.rater import price, rate_cdrs
 from switchdb.engine import open_database
@@ -22,12 +24,12 @@ from switchdb.tables import balances, cdrs, customers, ingress_routes, ledger, p
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
     engine = open_database(f"sqlite:///{tmp_path_factory.mktemp('rating') / 'switch.db'}")
     with pytest.MonkeyPatch.context() as monkeypatch:
         apply_world(engine, monkeypatch)
     with engine.connect() as conn:
-        yield Catalog.load(conn)
+        yield directory.load(conn, now=datetime.now(UTC))
     engine.dispose()
 
 
@@ -39,9 +41,9 @@ def engine(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     engine.dispose()
 
 
-def load(engine: Engine) -> Catalog:
+def load(engine: Engine) -> Directory:
     with engine.connect() as conn:
-        return Catalog.load(conn)
+        return directory.load(conn, now=datetime.now(UTC))
 
 
 def acme_balance(engine: Engine) -> Decimal:
@@ -72,7 +74,7 @@ def acme_id(engine: Engine) -> int:
             None,
             "acme-standard",
             "1",
-            "+12125550100",
+            "12125550100",
             id="plus-sign-ignored-by-prefix",
         ),
         pytest.param(
@@ -123,7 +125,7 @@ def acme_id(engine: Engine) -> int:
         pytest.param(
             cdr_line("p", "442071234567", seconds=1, source="203.0.113.77"),
             "Rejected",
-            "unknown source 203.0.113.77",
+            "unknown source IP 203.0.113.77",
             None,
             None,
             None,
@@ -132,7 +134,7 @@ def acme_id(engine: Engine) -> int:
         pytest.param(
             cdr_line("p", "442071234567", seconds=1, source="192.0.2.99"),
             "Rejected",
-            "unknown source 192.0.2.99",
+            "unknown source IP 192.0.2.99",
             None,
             None,
             None,
@@ -141,7 +143,7 @@ def acme_id(engine: Engine) -> int:
         pytest.param(
             cdr_line("p", "442071234567", seconds=1, port=5080),
             "Rejected",
-            "unknown source 198.51.100.10:5080",
+            "unknown source IP 198.51.100.10:5080",
             None,
             None,
             None,
@@ -198,10 +200,10 @@ def test_price_identifies_customer_route_and_rate(world, record, status, reason,
 def test_catalog_revision_is_the_latest_applied(world, tmp_path, monkeypatch):
     engine = open_database(f"sqlite:///{tmp_path / 's.db'}")
     with engine.connect() as conn:
-        assert Catalog.load(conn).revision is None
+        assert directory.load(conn, now=datetime.now(UTC)).revision is None
     apply_world(engine, monkeypatch)
     with engine.connect() as conn:
-        catalog = Catalog.load(conn)
+        catalog = directory.load(conn, now=datetime.now(UTC))
         assert catalog.revision == current_revision(conn) == 1
     assert {c.ref for c in catalog.customers.values()} == {"default/acme", "default/bluefin"}
     assert catalog.customer("acme").ref == catalog.customer("default/acme").ref == "default/acme"
@@ -307,21 +309,18 @@ def test_a_rate_card_in_another_currency_leaves_the_call_unrated(engine):
     assert result.outcomes[0].reason == "rate card default/usd-test is in USD, customer default/bluefin pays in EUR"
 
 
-def _catalog_of(auths: list[tuple[str, int, str | None, int]]) -> Catalog:
-    """A catalog with one customer per authentication (customer id = list position + 1)."""
+def _catalog_of(auths: list[tuple[str, int, str | None, int]]) -> Directory:
+    """A directory with one customer per authentication (customer id = list position + 1)."""
     from ipaddress import ip_network
 
-    from rating.catalog import Customer, IpAuth
+    from rating.directory import Customer, IpAuth
 
-    people = {
-        i: Customer(i, "default", f"c{i}", "Active", "USD", Decimal(0), None, Decimal(0), Decimal(0))
-        for i in range(1, len(auths) + 1)
-    }
+    people = {i: Customer(i, "default", f"c{i}") for i in range(1, len(auths) + 1)}
     entries = [
-        IpAuth(i, i, ip_network(address, strict=False), port, tech, strip)
+        IpAuth(i, "default", f"ip{i}", i, ip_network(address, strict=False), port, tech, strip)
         for i, (address, port, tech, strip) in enumerate(auths, start=1)
     ]
-    return Catalog(revision=1, customers=people, ip_auths=entries, sip_users={}, routes={}, cards={}, packages={})
+    return Directory(customers=people, ip_auths=entries, revision=1)
 
 
 @pytest.mark.parametrize(
@@ -347,6 +346,38 @@ def test_identify_by_source_address(source, port, dialed, customer, number):
     )
     found = catalog.identify(username=None, source_ip=source, source_port=port, dialed=dialed)
     if customer is None:
-        assert found == f"unknown source {source}"
+        assert (found.sip_code, found.reason) == (403, f"unknown source IP {source}")
     else:
         assert (found.customer.name, found.number) == (customer, number)
+
+
+def test_sip_user_part_is_case_sensitive_and_realm_is_not_for_rating_and_authorize_alike():
+    """RFC 3261: the user part of a SIP URI is case-sensitive, the realm (a host name) is not."""
+    from datetime import UTC, datetime
+
+    from rating.authorize import Request, authorize
+    from rating.cdr import Cdr
+    from rating.directory import Customer, SipUser
+    from rating.limits import CallLimits
+
+    people = {1: Customer(1, "default", "upper"), 2: Customer(2, "default", "lower")}
+    users = [
+        SipUser(1, "default", "u1", 1, "Alice", "Example.COM"),
+        SipUser(2, "default", "u2", 2, "alice", "trunkline.local"),
+    ]
+    loaded = Directory(customers=people, sip_users=users)
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    for username, owner in [
+        ("Alice@example.com", "default/upper"),
+        ("Alice", "default/upper"),
+        ("alice", "default/lower"),
+        ("alice@TRUNKLINE.LOCAL", "default/lower"),
+        ("ALICE", None),
+        ("alice@example.com", None),
+    ]:
+        found = loaded.identify(username=username, dialed="4420")
+        assert (found.customer.ref if hasattr(found, "customer") else None) == owner, username
+        cdr = Cdr("x", now, None, now, "1", "4420", 200, username=username)
+        assert (price(loaded, cdr).customer.ref if price(loaded, cdr).customer else None) == owner
+        decision = authorize(loaded, Request(cli="1", dialed="4420", username=username), now=now, limits=CallLimits())
+        assert decision.customer == owner, username

@@ -84,7 +84,7 @@ def test_rate_prints_counts_and_charges_once(trunkline, tmp_path, form):
     assert first.code == 0, first.err
     assert "rated 7, duplicate 0, rejected 2, unrated 0" in first.out
     assert f"charged {BATCH_TOTAL} USD" in first.out
-    assert "rejected c6: unknown source 192.0.2.99" in first.out
+    assert "rejected c6: unknown source IP 192.0.2.99" in first.out
     again = trunkline("rate", str(path), "-o", "json")
     assert again.code == 0
     assert json.loads(again.out) == {"rated": 0, "duplicate": 9, "rejected": 0, "unrated": 0, "charged": {}}

@@ -289,12 +289,26 @@ class KubeCluster:
         pki.mkdir(mode=0o700)
         ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
         # A CA, so clients (kubectl, Kopf's aiohttp) verify the server instead of skipping TLS.
-        self._openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-                      "-subj", "/CN=trunkline-test-ca",
-                      "-addext", "basicConstraints=critical,CA:TRUE",
-                      "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-        self._openssl("req", "-new", *ec, "-keyout", "apiserver.key", "-out", "apiserver.csr",
-                      "-subj", "/CN=kube-apiserver")
+        self._openssl(
+            "req",
+            "-x509",
+            *ec,
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=trunkline-test-ca",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        )
+        self._openssl(
+            "req", "-new", *ec, "-keyout", "apiserver.key", "-out", "apiserver.csr", "-subj", "/CN=kube-apiserver"
+        )
         (pki / "apiserver.ext").write_text(
             "basicConstraints=CA:FALSE\n"
             "keyUsage=critical,digitalSignature,keyEncipherment\n"
@@ -302,11 +316,25 @@ class KubeCluster:
             "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
             "DNS:kubernetes.default.svc,IP:10.96.0.1\n"
         )
-        self._openssl("x509", "-req", "-in", "apiserver.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                      "-CAcreateserial", "-out", "apiserver.crt", "-days", "2", "-extfile", "apiserver.ext")
+        self._openssl(
+            "x509",
+            "-req",
+            "-in",
+            "apiserver.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "apiserver.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "apiserver.ext",
+        )
         # Service-account tokens: signed with the private key, verified with the public one.
-        self._openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                      "-out", "sa.key")
+        self._openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "sa.key")
         self._openssl("pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub")
 
     def _write_token_file(self) -> None:
@@ -319,15 +347,19 @@ class KubeCluster:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{
-                "name": "trunkline-test",
-                "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
-            }],
+            "clusters": [
+                {
+                    "name": "trunkline-test",
+                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
+                }
+            ],
             "users": [{"name": ADMIN_USER, "user": {"token": self.token}}],
-            "contexts": [{
-                "name": "trunkline-test",
-                "context": {"cluster": "trunkline-test", "user": ADMIN_USER, "namespace": "default"},
-            }],
+            "contexts": [
+                {
+                    "name": "trunkline-test",
+                    "context": {"cluster": "trunkline-test", "user": ADMIN_USER, "namespace": "default"},
+                }
+            ],
             "current-context": "trunkline-test",
             "preferences": {},
         }
@@ -345,22 +377,34 @@ class KubeCluster:
             shutil.rmtree(data_dir, ignore_errors=True)
             argv = [
                 str(self.etcd_bin),
-                "--name", "default",
-                "--data-dir", str(data_dir),
-                "--listen-client-urls", f"http://{HOST}:{client}",
-                "--advertise-client-urls", f"http://{HOST}:{client}",
-                "--listen-peer-urls", f"http://{HOST}:{peer}",
-                "--initial-advertise-peer-urls", f"http://{HOST}:{peer}",
-                "--initial-cluster", f"default=http://{HOST}:{peer}",
-                "--initial-cluster-state", "new",
-                "--log-level", "warn",
-                "--quota-backend-bytes", str(2 * 1024**3),
+                "--name",
+                "default",
+                "--data-dir",
+                str(data_dir),
+                "--listen-client-urls",
+                f"http://{HOST}:{client}",
+                "--advertise-client-urls",
+                f"http://{HOST}:{client}",
+                "--listen-peer-urls",
+                f"http://{HOST}:{peer}",
+                "--initial-advertise-peer-urls",
+                f"http://{HOST}:{peer}",
+                "--initial-cluster",
+                f"default=http://{HOST}:{peer}",
+                "--initial-cluster-state",
+                "new",
+                "--log-level",
+                "warn",
+                "--quota-backend-bytes",
+                str(2 * 1024**3),
             ]
             self._etcd = _spawn(argv, self.etcd_log, cwd=self._root, env=_etcd_env())
             try:
                 self._wait(
                     lambda port=client: _http_ok(f"http://{HOST}:{port}/health"),
-                    self._etcd, self.etcd_log, "etcd",
+                    self._etcd,
+                    self.etcd_log,
+                    "etcd",
                 )
             except KubeStartError as exc:
                 last_log = str(exc)

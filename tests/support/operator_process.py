@@ -240,8 +240,19 @@ class OperatorProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def argv(self) -> list[str]:
-        argv = [sys.executable, "-m", "reconciler.cli", "operator", "--db", self.db_url, "--standalone",
-                "--drift-interval", str(self.drift_interval), "--liveness", ""]
+        argv = [
+            sys.executable,
+            "-m",
+            "reconciler.cli",
+            "operator",
+            "--db",
+            self.db_url,
+            "--standalone",
+            "--drift-interval",
+            str(self.drift_interval),
+            "--liveness",
+            "",
+        ]
         for namespace in self.namespaces:
             argv += ["--namespace", namespace]
         return argv
@@ -249,8 +260,13 @@ class OperatorProcess:
     def start(self) -> OperatorProcess:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                self.argv(), cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                self.argv(),
+                cwd=REPO,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         return self
 

@@ -220,9 +220,7 @@ class PostgresServer:
             if conn.info.server_version >= 130000:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
                 return
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-            )
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
 
     # -- internals -------------------------------------------------------------------------
@@ -301,10 +299,14 @@ class PostgresServer:
         done = self._run(
             [
                 "initdb",
-                "-D", str(self.data_dir),
-                "-U", self.user,
-                "-A", "trust",
-                "-E", "UTF8",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.user,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
                 "--no-locale",
                 "--no-sync",
             ],
@@ -323,11 +325,17 @@ class PostgresServer:
             log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
             done = self._run(
                 [
-                    "pg_ctl", "start",
-                    "-D", str(self.data_dir),
-                    "-l", str(self.log_file),
-                    "-w", "-t", str(int(_READY_TIMEOUT)),
-                    "-o", " ".join(options),
+                    "pg_ctl",
+                    "start",
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    str(int(_READY_TIMEOUT)),
+                    "-o",
+                    " ".join(options),
                 ],
                 cwd=self._root,
                 timeout=_READY_TIMEOUT + 30,

@@ -196,13 +196,15 @@ BATCH_TOTAL = "0.166"
 
 def rate_in_worker(url: str, records: list[dict[str, Any]], batch_size: int, barrier: Any, results: Any) -> None:
     """A sidecar in another process: rate ``records`` in batches once every worker is ready."""
-    from rating.catalog import Catalog
+    from datetime import UTC, datetime
+
+    from rating import directory
     from rating.rater import RateResult, rate_cdrs
     from switchdb.engine import open_database
 
     engine = open_database(url)
     with engine.connect() as conn:
-        catalog = Catalog.load(conn)
+        catalog = directory.load(conn, now=datetime.now(UTC))
     cdrs = parse(records)
     total = RateResult()
     barrier.wait(timeout=60)

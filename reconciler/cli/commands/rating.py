@@ -16,8 +16,9 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from rating.catalog import Catalog, Customer
+from rating import directory as directory_mod
 from rating.cdr import Cdr, CdrError, parse_csv, parse_jsonl
+from rating.directory import Customer, Directory
 from rating.export import latest_calls, query_cdrs, to_csv, to_jsonl
 from rating.ledger import money_text, read_balances
 from rating.payments import add_payment
@@ -33,16 +34,16 @@ class InputError(TrunklineError):
     exit_code = 2
 
 
-def _load_catalog(engine) -> Catalog:  # type: ignore[no-untyped-def]
+def _load_directory(engine) -> Directory:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
-        return Catalog.load(conn)
+        return directory_mod.load(conn, now=datetime.now(UTC))
 
 
-def _customer(catalog: Catalog, ref: str | None) -> Customer | None:
+def _customer(loaded: Directory, ref: str | None) -> Customer | None:
     if ref is None:
         return None
     try:
-        return catalog.customer(ref)
+        return loaded.customer(ref)
     except TrunklineError as exc:
         raise InputError(exc.message) from exc
 
@@ -69,10 +70,10 @@ def rate(files: tuple[Path, ...], db_url: str | None, batch_size: int, output: s
             err_console.print(problem, style="red", markup=False, emoji=False)
         raise InputError(f"{len(problems)} malformed CDR field(s); nothing was rated")
     engine = open_db(db_url)
-    catalog = _load_catalog(engine)
+    loaded = _load_directory(engine)
     total = RateResult()
     for start in range(0, len(parsed), batch_size):
-        total.add(rate_cdrs(engine, catalog, parsed[start : start + batch_size]))
+        total.add(rate_cdrs(engine, loaded, parsed[start : start + batch_size]))
     charged = {currency: money_text(amount) for currency, amount in sorted(total.charged.items())}
     if output == "json":
         print_json(
@@ -126,7 +127,7 @@ def cdr_export(
     """Write rated CDRs to stdout as JSON lines or CSV, oldest first."""
     begin, end = _iso(start_from, "--from"), _iso(start_to, "--to")
     engine = open_db(db_url)
-    who = _customer(_load_catalog(engine), customer)
+    who = _customer(_load_directory(engine), customer)
     records = query_cdrs(engine, customer=who, start_from=begin, start_to=end)
     if output == "csv":
         for chunk in to_csv(records):
@@ -144,7 +145,7 @@ def cdr_export(
 def calls(db_url: str | None, customer: str, limit: int, output: str) -> None:
     """A customer's latest calls, newest first."""
     engine = open_db(db_url)
-    who = _customer(_load_catalog(engine), customer)
+    who = _customer(_load_directory(engine), customer)
     assert who is not None
     records = latest_calls(engine, who, limit)
     if output == "json":
@@ -193,7 +194,7 @@ def payments_add(
     except InvalidOperation as exc:
         raise InputError(f"--amount {amount!r} is not a decimal number") from exc
     engine = open_db(db_url)
-    who = _customer(_load_catalog(engine), customer)
+    who = _customer(_load_directory(engine), customer)
     assert who is not None
     payment = add_payment(engine, who, value, status, description)
     record = {
@@ -220,7 +221,7 @@ def payments_add(
 def balance(db_url: str | None, customer: str | None, output: str) -> None:
     """Customer balances (positive = credit)."""
     engine = open_db(db_url)
-    who = _customer(_load_catalog(engine), customer)
+    who = _customer(_load_directory(engine), customer)
     rows = read_balances(engine, who)
     if output == "json":
         print_json([{"customer": b.customer, "amount": money_text(b.amount), "currency": b.currency} for b in rows])

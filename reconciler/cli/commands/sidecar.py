@@ -4,6 +4,10 @@
 ``listening on http://HOST:PORT`` is printed once the first revision is loaded and the socket
 accepts connections. SIGTERM/SIGINT stop accepting, let requests in flight finish (a CDR batch
 that was answered 200 is committed), and exit 0.
+
+Statistics are rolled up every ``--stats-interval`` and after each CDR batch. With
+``--alerts-interval``, alerts are evaluated on that timer and emails go through ``--smtp
+HOST:PORT`` (several sidecars may all evaluate: one at a time does, see ``rating.service``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import click
 from aiohttp import web
 
+from rating.notify import Notifier
 from rating.service import create_app
 from reconciler import watch as watching
 from reconciler.cli.app import cli, db_option
@@ -75,6 +80,12 @@ class _Listen(click.ParamType):
 @click.option(
     "--reload-interval", type=_Interval(), default="5s", show_default=True, help="time between revision checks"
 )
+@click.option(
+    "--stats-interval", type=_Interval(), default="60s", show_default=True, help="time between statistics roll-ups"
+)
+@click.option("--alerts-interval", type=_Interval(), help="evaluate alerts this often (default: never)")
+@click.option("--smtp", type=_Listen(), default="localhost:25", show_default=True, help="SMTP relay for alert emails")
+@click.option("--sender", default="trunkline@localhost", show_default=True, help="From address of alert emails")
 def sidecar(
     db_url: str | None,
     listen: tuple[str, int],
@@ -82,6 +93,10 @@ def sidecar(
     tail_state: Path | None,
     tail_interval: float,
     reload_interval: float,
+    stats_interval: float,
+    alerts_interval: float | None,
+    smtp: tuple[str, int],
+    sender: str,
 ) -> None:
     """Serve authorize, CDR rating, calls, health and metrics over HTTP, reloading on each new revision."""
     if not logging.getLogger().handlers:
@@ -93,6 +108,9 @@ def sidecar(
         cdr_dir=cdr_dir,
         tail_state=tail_state,
         tail_interval=tail_interval,
+        stats_interval=stats_interval,
+        alerts_interval=alerts_interval,
+        notifier=Notifier(smtp_host=smtp[0], smtp_port=smtp[1], sender=sender),
     )
     asyncio.run(_serve(app, *listen))
     engine.dispose()
