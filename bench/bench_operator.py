@@ -34,9 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from bench.common import machine  # noqa: E402
 from support.kube import KubeCluster  # noqa: E402
 from support.operator_process import OperatorProcess, rss_bytes, wait_until  # noqa: E402
+
+from bench.common import machine  # noqa: E402
 
 CRDS = ROOT / "crds"
 BUILD = ROOT / "tests" / "k8s" / "build.sh"

@@ -328,7 +328,7 @@ def register(registry: kopf.OperatorRegistry | None = None) -> None:
             index = kwargs.get(f"{SECRET_INDEX}_{model.plural}") or {}
             for key in index.get((namespace, name), []):
                 body = _read_custom_object(key, model.plural)
-                if body is not None:
+                if body is not None and not _paused(body):  # paused means nothing is applied
                     reconcile_body(body, ctx)
                     _event(
                         body, warning=False, reason="SecretRotated", message=f"re-applied after Secret {name} changed"

@@ -13,9 +13,11 @@ from support.rating_world import BATCH, BATCH_TOTAL, MANIFESTS, apply_world, cdr
 from support.sidecar import ServerThread, http, metric, parse_metrics, wait_for
 
 from rating.ledger import read_balances
+from rating.notify import Notifier
 from rating.service import create_app
 from switchdb.engine import open_database
-from switchdb.tables import cdrs, ledger, trunkline_revisions
+from switchdb.tables import cdrs, customers, ledger, trunkline_revisions
+from switchdb.tables.rating import stats_minute
 
 ACME_IP = "198.51.100.10"
 NDJSON = "application/x-ndjson"
@@ -250,3 +252,68 @@ def test_healthz_needs_a_revision(db_url: str, monkeypatch: pytest.MonkeyPatch) 
             assert http(server.url, "POST", "/v1/authorize", invite())[1]["allowed"] is True
     finally:
         engine.dispose()
+
+
+LOW_BALANCE_ALERT = """
+---
+apiVersion: trunkline.dev/v1alpha1
+kind: Alert
+metadata: {name: acme-low}
+spec:
+  customerRef: acme
+  name: Acme in debt
+  recipients: [{email: noc@acme.example}]
+  area: Balance
+  operator: "<"
+  threshold: "0"
+  penalty: 1h
+"""
+
+
+def test_cdr_batches_are_rolled_up_into_minute_statistics(world: Any) -> None:
+    with ServerThread(create_app(world, reload_interval=1.0, stats_interval=3600)) as server:
+        records = [record for record, *_ in BATCH]
+        assert http(server.url, "POST", "/v1/cdrs", records)[0] == 200
+
+        def attempts() -> int | None:
+            with world.connect() as conn:
+                total = conn.execute(select(func.sum(stats_minute.c.attempts))).scalar()
+            return total if total == len(records) else None
+
+        # The hourly timer never fires in this test: the batch itself woke the roll-up.
+        assert wait_for(attempts, timeout=10) == len(records)
+
+
+def test_alerts_timer_fires_mails_and_penalises_through_authorize(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiosmtpd.controller import Controller
+
+    received: list[bytes] = []
+
+    class Inbox:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope.content)
+            return "250 OK"
+
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=0)
+    controller.start()
+    try:
+        apply_world(world, monkeypatch, MANIFESTS + LOW_BALANCE_ALERT)
+        notifier = Notifier(smtp_host="127.0.0.1", smtp_port=controller.server.sockets[0].getsockname()[1])
+        app = create_app(world, reload_interval=30, alerts_interval=0.2, notifier=notifier)
+        with ServerThread(app) as server:
+            assert http(server.url, "POST", "/v1/authorize", invite())[1]["allowed"] is True
+            assert http(server.url, "POST", "/v1/cdrs", [record for record, *_ in BATCH])[0] == 200  # acme < 0
+
+            def refused() -> dict[str, Any] | None:
+                decision = http(server.url, "POST", "/v1/authorize", invite())[1]
+                return None if decision["allowed"] else decision
+
+            decision = wait_for(refused, timeout=10)
+            assert decision["sipCode"] == 403
+            assert decision["reason"].startswith("penalty: alert default/acme-low firing until ")
+            wait_for(lambda: received or None, timeout=10)
+            assert b"Acme in debt" in received[0] or b"acme-low" in received[0]
+        with world.connect() as conn:
+            assert conn.execute(select(customers.c.status).where(customers.c.name == "acme")).scalar_one() == "Active"
+    finally:
+        controller.stop()
