@@ -14,7 +14,7 @@ PYTEST_ARGS ?= tests/
 .PHONY: help venv install system-deps lint test demo clean distclean
 
 help:
-	@echo "make demo         validate, plan and apply examples/ into ./trunkline.db, then list it"
+	@echo "make demo         plan + apply examples/ into ./trunkline.db, rate sample calls, print stats"
 	@echo "make test         lint, then the whole test suite (installs what it needs)"
 	@echo "make install      venv in $(VENV) with trunkline installed editable, plus test tools"
 	@echo "make system-deps  PostgreSQL server binaries and git from apt, when missing"

@@ -50,7 +50,7 @@ def customers_yaml(count: int, namespace: str) -> str:
         docs.append(
             "apiVersion: trunkline.dev/v1alpha1\nkind: Customer\n"
             f"metadata:\n  name: customer-{i:05d}\n  namespace: {namespace}\n  labels: {{tier: bench}}\n"
-            f"spec:\n  displayName: Bench customer {i}\n  currency: USD\n  debitLimit: \"{i % 500}.00\"\n"
+            f'spec:\n  displayName: Bench customer {i}\n  currency: USD\n  debitLimit: "{i % 500}.00"\n'
             f"  channels: {10 + i % 90}\n  flowSpeed: {1 + i % 20}\n  tags: [bench]\n"
         )
     return "---\n".join(docs)
@@ -71,8 +71,9 @@ def run_size(cluster: KubeCluster, count: int, work: Path, *, drift: float, time
     operator = OperatorProcess(cluster.env(), db, log, drift_interval=drift, namespaces=(namespace,))
     operator.start()
     try:
-        wait_until(lambda: "Initial authentication has finished" in log.read_text(), timeout=60,
-                   what="the operator to start")
+        wait_until(
+            lambda: "Initial authentication has finished" in log.read_text(), timeout=60, what="the operator to start"
+        )
         time.sleep(2)  # let the watches start
         assert operator.process is not None
         pid = operator.process.pid
@@ -91,8 +92,13 @@ def run_size(cluster: KubeCluster, count: int, work: Path, *, drift: float, time
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         started = time.perf_counter()
-        subprocess.run([str(cluster.kubectl_bin), "apply", "-f", str(manifest)], env=cluster.env(),
-                       check=True, capture_output=True, timeout=timeout)
+        subprocess.run(
+            [str(cluster.kubectl_bin), "apply", "-f", str(manifest)],
+            env=cluster.env(),
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
         applied = time.perf_counter() - started
         last = 0
         while True:
@@ -100,16 +106,16 @@ def run_size(cluster: KubeCluster, count: int, work: Path, *, drift: float, time
             if last >= count:
                 break
             if time.perf_counter() - started > timeout or not operator.running():
-                raise SystemExit(f"{count}: only {last} Ready after {time.perf_counter() - started:.0f}s\n"
-                                 f"{operator.tail()}")
+                raise SystemExit(
+                    f"{count}: only {last} Ready after {time.perf_counter() - started:.0f}s\n{operator.tail()}"
+                )
             time.sleep(1.0)
         all_ready = time.perf_counter() - started
         time.sleep(settle)
         done.set()
         sampler.join()
         settled = rss_bytes(pid)
-        return {"count": count, "apply": applied, "ready": all_ready, "idle": idle, "peak": peak[0],
-                "settled": settled}
+        return {"count": count, "apply": applied, "ready": all_ready, "idle": idle, "peak": peak[0], "settled": settled}
     finally:
         operator.stop()
         cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
@@ -131,8 +137,9 @@ def main() -> None:
         cluster.kubectl("apply", "-f", str(CRDS))
         cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS), timeout=90)
         for count in sizes:
-            result = run_size(cluster, count, Path(tmp), drift=args.drift_interval, timeout=args.timeout,
-                              settle=args.settle)
+            result = run_size(
+                cluster, count, Path(tmp), drift=args.drift_interval, timeout=args.timeout, settle=args.settle
+            )
             results.append(result)
             print(
                 f"{count:>6} objects: kubectl apply {result['apply']:6.1f} s | all Ready {result['ready']:6.1f} s "

@@ -310,9 +310,9 @@ def register(registry: kopf.OperatorRegistry | None = None) -> None:
         # with "_", which the API server refuses as an annotation name (422 on every retry).
         kopf.on.create(*resource, id="create", **kw)(_on_change)
         kopf.on.update(*resource, id="update", field="spec", **kw)(_on_change)
-        kopf.on.update(
-            *resource, id="update", field="metadata.annotations", when=_own_annotations_changed, **kw
-        )(_on_change)
+        kopf.on.update(*resource, id="update", field="metadata.annotations", when=_own_annotations_changed, **kw)(
+            _on_change
+        )
         kopf.on.resume(*resource, id="resume", **kw)(_on_change)
         kopf.on.delete(*resource, id="delete", **kw)(_on_delete)
         # The first drift check waits one interval: a timer firing at once would race the create

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on the embedded SQLite default (./trunkline.db):
-# validate examples/, show the plan, apply it, list what the switch now holds.
+# validate examples/, show the plan, apply it, list what the switch now holds, rate the
+# sample calls in examples/cdrs/, and show the calls, statistics, balances and a simulated call.
 #
 # The examples' SIP and portal passwords come from TRUNKLINE_EXAMPLE_* variables. Any that are
 # not set get a random value kept in .cache/demo-secrets.env (mode 600, git-ignored), so a
@@ -42,3 +43,18 @@ $trunkline get ipauth --search 127.0.0
 
 step "trunkline history"
 $trunkline history
+
+step "trunkline rate examples/cdrs/sample.jsonl   (each call id is charged once: run it again and nothing is charged)"
+$trunkline rate examples/cdrs/sample.jsonl
+
+step "trunkline calls --customer acme-voip"
+$trunkline calls --customer acme-voip --limit 10
+
+step "trunkline stats --customer acme-voip --by day"
+$trunkline stats --customer acme-voip --by day
+
+step "trunkline balance"
+$trunkline balance
+
+step "trunkline simulate --ip 127.0.0.2 --cli 12125550100 --pai 12125550100 --dialed 442079460123"
+$trunkline simulate --ip 127.0.0.2 --cli 12125550100 --pai 12125550100 --dialed 442079460123

@@ -15,6 +15,7 @@ secretKeyRef) lives in tests/support/operator_process.py.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -155,7 +156,11 @@ def test_examples_become_ready_and_match_the_cli(
     tree = example_cli_tree(kube_namespace, tmp_path / "examples")
     done = subprocess.run(
         [sys.executable, "-m", "reconciler.cli", "apply", "--db", cli_db, "--auto-approve", str(tree)],
-        cwd=REPO, env={**os.environ, **example_passwords()}, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env={**os.environ, **example_passwords()},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "34 to create" in done.stdout
@@ -194,15 +199,22 @@ def test_edit_updates_the_row_and_delete_removes_it(
     assert _display_name(sqlite_url, kube_namespace, "acme") == "Acme VoIP"
 
     _apply(kube_crds, kube_namespace, _customer("acme", displayName="Acme VoIP Inc."))
-    wait_until(lambda: _display_name(sqlite_url, kube_namespace, "acme") == "Acme VoIP Inc.",
-               timeout=REACT, what="the edited display name in the database")
+    wait_until(
+        lambda: _display_name(sqlite_url, kube_namespace, "acme") == "Acme VoIP Inc.",
+        timeout=REACT,
+        what="the edited display name in the database",
+    )
     synced = _wait_condition(kube_crds, kube_namespace, "customer", "acme", "Synced", "True")
     assert synced["observedGeneration"] == 2
     # Whichever ran first (the update handler or the drift timer) applied it as an edit.
     applied = wait_until(
-        lambda: [e["message"] for e in _events(kube_crds, kube_namespace, "acme") if e["reason"] == "Applied"
-                 and e["message"].startswith("updated")],
-        timeout=REACT, what="an Applied event for the update",
+        lambda: [
+            e["message"]
+            for e in _events(kube_crds, kube_namespace, "acme")
+            if e["reason"] == "Applied" and e["message"].startswith("updated")
+        ],
+        timeout=REACT,
+        what="an Applied event for the update",
     )
     assert "displayName" in applied[0]
     assert not any(e["reason"] == "DriftCorrected" for e in _events(kube_crds, kube_namespace, "acme"))
@@ -258,7 +270,8 @@ def test_paused_object_is_not_applied(
     _apply(kube_crds, kube_namespace, paused)
     wait_until(
         lambda: _condition(kube_crds, kube_namespace, "customer", "acme", "Synced").get("observedGeneration") == 2,
-        timeout=REACT, what="the paused edit to be observed",
+        timeout=REACT,
+        what="the paused edit to be observed",
     )
     synced = _condition(kube_crds, kube_namespace, "customer", "acme", "Synced")
     assert synced["reason"] == "ReconcilePaused"
@@ -266,8 +279,11 @@ def test_paused_object_is_not_applied(
     assert _row(sqlite_url, "SELECT count(*) FROM trunkline_revisions") == revisions
 
     kube_crds.kubectl("annotate", "customer", "acme", "-n", kube_namespace, "trunkline.dev/paused-")
-    wait_until(lambda: _display_name(sqlite_url, kube_namespace, "acme") == "Acme while paused",
-               timeout=REACT, what="the edit applied after unpausing")
+    wait_until(
+        lambda: _display_name(sqlite_url, kube_namespace, "acme") == "Acme while paused",
+        timeout=REACT,
+        what="the edit applied after unpausing",
+    )
     _wait_condition(kube_crds, kube_namespace, "customer", "acme", "Synced", "True", "ReconcileSuccess")
 
 
@@ -279,12 +295,16 @@ def test_drift_is_corrected_by_the_timer(
     _wait_ready(kube_crds, kube_namespace, "customer/acme")
 
     execute(sqlite_url, "UPDATE customers SET channels = 5, display_name = 'hand edit' WHERE name = 'acme'")
-    wait_until(lambda: _display_name(sqlite_url, kube_namespace, "acme") == "Acme",
-               timeout=REACT, what="the hand edit to be reverted")
+    wait_until(
+        lambda: _display_name(sqlite_url, kube_namespace, "acme") == "Acme",
+        timeout=REACT,
+        what="the hand edit to be reverted",
+    )
     assert _row(sqlite_url, "SELECT channels FROM customers WHERE name = 'acme'") == 100
     event = wait_until(
         lambda: next((e for e in _events(kube_crds, kube_namespace, "acme") if e["reason"] == "DriftCorrected"), None),
-        timeout=REACT, what="a DriftCorrected event",
+        timeout=REACT,
+        what="a DriftCorrected event",
     )
     assert event["type"] == "Normal"
     assert "channels" in event["message"] and "displayName" in event["message"]
@@ -299,8 +319,12 @@ def test_secret_rotation_changes_the_ha1(
         "apiVersion": "trunkline.dev/v1alpha1",
         "kind": "CredentialAuthentication",
         "metadata": {"name": "acme-1001"},
-        "spec": {"customerRef": "acme", "username": "acme1001", "realm": "sip.example",
-                 "passwordRef": {"secretKeyRef": {"name": "sip", "key": "password"}}},
+        "spec": {
+            "customerRef": "acme",
+            "username": "acme1001",
+            "realm": "sip.example",
+            "passwordRef": {"secretKeyRef": {"name": "sip", "key": "password"}},
+        },
     }
     _apply(kube_crds, kube_namespace, _customer("acme"), user)
     _wait_ready(kube_crds, kube_namespace, "credentialauthentication/acme-1001")
@@ -309,16 +333,27 @@ def test_secret_rotation_changes_the_ha1(
     assert first  # an MD5 hex digest of acme1001:sip.example:first
 
     rotated = base64.b64encode(b"second").decode()
-    kube_crds.kubectl("patch", "secret", "sip", "-n", kube_namespace, "--type=merge",
-                      "-p", json.dumps({"data": {"password": rotated}}))
-    second = wait_until(lambda: (_row(sqlite_url, ha1) or first) != first and _row(sqlite_url, ha1),
-                        timeout=REACT, what="the HA1 of the rotated password")
-    import hashlib
+    kube_crds.kubectl(
+        "patch",
+        "secret",
+        "sip",
+        "-n",
+        kube_namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"data": {"password": rotated}}),
+    )
+    second = wait_until(
+        lambda: (_row(sqlite_url, ha1) or first) != first and _row(sqlite_url, ha1),
+        timeout=REACT,
+        what="the HA1 of the rotated password",
+    )
 
     assert second == hashlib.md5(b"acme1001:sip.example:second").hexdigest()
     wait_until(
         lambda: any(e["reason"] == "SecretRotated" for e in _events(kube_crds, kube_namespace, "acme-1001")),
-        timeout=REACT, what="a SecretRotated event",
+        timeout=REACT,
+        what="a SecretRotated event",
     )
 
 
@@ -370,15 +405,23 @@ def test_operator_restart_resumes_changes_made_while_it_was_down(
     assert _display_name(sqlite_url, kube_namespace, "acme") == "Acme"
 
     run_operator(sqlite_url, drift_interval=600)
-    wait_until(lambda: _display_name(sqlite_url, kube_namespace, "acme") == "Acme (changed while down)",
-               timeout=REACT, what="the change made while the operator was down")
+    wait_until(
+        lambda: _display_name(sqlite_url, kube_namespace, "acme") == "Acme (changed while down)",
+        timeout=REACT,
+        what="the change made while the operator was down",
+    )
     _wait_ready(kube_crds, kube_namespace, "customer/cobalt")
-    wait_until(lambda: _display_name(sqlite_url, kube_namespace, "bluefin") is None,
-               timeout=REACT, what="the customer deleted while the operator was down")
+    wait_until(
+        lambda: _display_name(sqlite_url, kube_namespace, "bluefin") is None,
+        timeout=REACT,
+        what="the customer deleted while the operator was down",
+    )
     gone = kube_crds.kubectl("get", "customer", "bluefin", "-n", kube_namespace, check=False)
-    wait_until(lambda: "NotFound" in kube_crds.kubectl("get", "customer", "bluefin", "-n", kube_namespace,
-                                                       check=False).stderr,
-               timeout=REACT, what=f"the finalizer released ({gone.stdout})")
+    wait_until(
+        lambda: "NotFound" in kube_crds.kubectl("get", "customer", "bluefin", "-n", kube_namespace, check=False).stderr,
+        timeout=REACT,
+        what=f"the finalizer released ({gone.stdout})",
+    )
 
 
 @pytest.mark.postgres
@@ -409,8 +452,11 @@ def test_database_outage_turns_objects_unready_and_they_recover(
         execute(admin, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
 
     _wait_condition(kube_crds, kube_namespace, "customer", "acme", "Ready", "True", "Available", timeout=60)
-    wait_until(lambda: _display_name(postgres_url, kube_namespace, "acme") == "Acme after the outage",
-               timeout=60, what="the edit made during the outage")
+    wait_until(
+        lambda: _display_name(postgres_url, kube_namespace, "acme") == "Acme after the outage",
+        timeout=60,
+        what="the edit made during the outage",
+    )
 
 
 def test_timeout_helper_names_what_it_waited_for() -> None:

@@ -175,3 +175,29 @@ def test_database_outage_is_unavailable_and_retried(tmp_path: Any, sqlite_url: s
     recovered = kopf.Patch()
     handle(CUSTOMER, recovered, OperatorContext(engine=open_database(sqlite_url)))
     assert conditions(recovered)["Ready"]["status"] == "True"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param({}, {"trunkline.dev/paused": "true"}, True, id="pause-added"),
+        pytest.param({"trunkline.dev/paused": "true"}, {}, True, id="pause-removed"),
+        pytest.param(
+            {"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+            {"kubectl.kubernetes.io/last-applied-configuration": '{"spec": 1}'},
+            False,
+            id="kubectl-apply-bookkeeping-only",
+        ),
+        pytest.param(
+            {"metadata": {"annotations": {"team": "a"}}},
+            {"metadata": {"annotations": {"team": "a", "trunkline.dev/deletion-policy": "Orphan"}}},
+            True,
+            id="whole-bodies-as-kopf-passes-them",
+        ),
+        pytest.param(None, None, False, id="no-annotations"),
+    ],
+)
+def test_only_trunkline_annotations_trigger_a_reconcile(old: Any, new: Any, expected: bool) -> None:
+    from reconciler.operator import _own_annotations_changed
+
+    assert _own_annotations_changed(old=old, new=new) is expected

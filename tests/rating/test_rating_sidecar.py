@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -294,11 +295,14 @@ def test_alerts_timer_fires_mails_and_penalises_through_authorize(world: Any, mo
             received.append(envelope.content)
             return "250 OK"
 
-    controller = Controller(Inbox(), hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
     controller.start()
     try:
         apply_world(world, monkeypatch, MANIFESTS + LOW_BALANCE_ALERT)
-        notifier = Notifier(smtp_host="127.0.0.1", smtp_port=controller.server.sockets[0].getsockname()[1])
+        notifier = Notifier(smtp_host="127.0.0.1", smtp_port=port)
         app = create_app(world, reload_interval=30, alerts_interval=0.2, notifier=notifier)
         with ServerThread(app) as server:
             assert http(server.url, "POST", "/v1/authorize", invite())[1]["allowed"] is True

@@ -94,6 +94,11 @@ class PulumiProject:
         path = self.program / "Pulumi.yaml"
         doc = yaml.load(path.read_text(encoding="utf-8"))
         doc["runtime"]["options"]["virtualenv"] = str(VENV)
+        # Workaround (reported): Pulumi refuses a project file that declares another namespace's key
+        # without a value ("Configuration key 'trunkline:dbUrl' is namespaced and must provide an
+        # attribute 'value'"); the stack config sets it instead.
+        for key in [k for k in doc.get("config") or {} if ":" in k]:
+            del doc["config"][key]
         with path.open("w", encoding="utf-8") as handle:
             yaml.dump(doc, handle)
 
