@@ -11,8 +11,9 @@ prefix at the answer time (the start for an unanswered call). Then, in ONE trans
 2. drops call ids already stored (a retried line or a replayed file charges nothing);
 3. locks the package periods the calls draw on and consumes allowances in call-time order;
 4. inserts the CDR rows with ``INSERT ... ON CONFLICT (call_id) DO NOTHING RETURNING call_id``
-   (one executemany, rows in call id order so concurrent writers take index locks in the same
-   order) and debits only rows actually inserted: a call that paid money but was inserted by a
+   (rows in call id order so concurrent writers take index locks in the same order; on
+   PostgreSQL the rows are COPYed into a session temp table and inserted by one ``INSERT ...
+   SELECT``, on SQLite one executemany) and debits only rows actually inserted: a call that paid money but was inserted by a
    concurrent writer in between (possible only when that writer did not lock the same customer,
    e.g. another directory revision) rolls the batch back and it is retried;
 5. appends the 'call' ledger lines (amount -cost, reference = call id, balance_after), updates
@@ -31,8 +32,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
+from sqlalchemy import Connection, Engine, Text, any_, bindparam, select, tuple_, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 
 from rating import RatingError
@@ -47,6 +50,7 @@ from switchdb.tables import ledger, package_usage
 
 RATED, REJECTED, UNRATED = "Rated", "Rejected", "Unrated"
 _CHUNK = 500  # bound parameters per IN (...) list
+_STAGING = "trunkline_cdrs_incoming"  # PostgreSQL: per-session temp table the batch is COPYed into
 _RETRIES = 5
 
 
@@ -213,14 +217,7 @@ def _store(conn: Connection, directory: Directory, batch: list[_Priced], now: da
     for priced in rated:
         _charge(directory, priced, used)
     rows = [_row(p, now) for p in sorted(new, key=lambda p: p.cdr.call_id)]
-    inserted: set[str] = set()
-    for start in range(0, len(rows), _CHUNK * 10):
-        statement = (
-            dialect_insert(conn, cdrs_table)
-            .on_conflict_do_nothing(index_elements=["call_id"])
-            .returning(cdrs_table.c.call_id)
-        )
-        inserted.update(conn.execute(statement, rows[start : start + _CHUNK * 10]).scalars())
+    inserted = _insert_cdrs(conn, rows)
     if any(p.cdr.call_id not in inserted and (p.cost or p.package_seconds) for p in rated):
         raise _Race
     lines: list[dict[str, object]] = []
@@ -265,9 +262,53 @@ def _store(conn: Connection, directory: Directory, batch: list[_Priced], now: da
     return inserted
 
 
+def _insert_cdrs(conn: Connection, rows: list[dict[str, object]]) -> set[str]:
+    """Insert the rows, skipping call ids already stored; the call ids this statement inserted.
+
+    PostgreSQL: COPY into a temporary table, then ONE ``INSERT ... SELECT ... ON CONFLICT DO
+    NOTHING RETURNING``. A multi-row ``VALUES`` list has a placeholder per value, and psycopg
+    parses each such statement in Python uncached: that parse alone kept rating under 1k CDRs/s.
+    """
+    if not rows:
+        return set()
+    if conn.dialect.name != "postgresql":
+        inserted: set[str] = set()
+        for start in range(0, len(rows), _CHUNK * 10):
+            statement = (
+                dialect_insert(conn, cdrs_table)
+                .on_conflict_do_nothing(index_elements=["call_id"])
+                .returning(cdrs_table.c.call_id)
+            )
+            inserted.update(conn.execute(statement, rows[start : start + _CHUNK * 10]).scalars())
+        return inserted
+    columns = list(rows[0])
+    dialect = conn.dialect
+    processors = [cdrs_table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    listed = ", ".join(f'"{c}"' for c in columns)
+    driver: Any = conn.connection.driver_connection  # the same connection, inside this transaction
+    with driver.cursor() as cur:
+        cur.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} ON COMMIT DELETE ROWS AS "
+            f"SELECT {listed} FROM cdrs WITH NO DATA"
+        )
+        with cur.copy(f"COPY {_STAGING} ({listed}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([value if p is None else p(value) for p, value in zip(processors, row.values())])
+        cur.execute(
+            f"INSERT INTO cdrs ({listed}) SELECT {listed} FROM {_STAGING} ORDER BY call_id "
+            "ON CONFLICT (call_id) DO NOTHING RETURNING call_id"
+        )
+        inserted = {r[0] for r in cur.fetchall()}
+        cur.execute(f"DELETE FROM {_STAGING}")  # a retried batch on this session starts empty
+    return inserted
+
+
 def _existing(conn: Connection, call_ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     column = cdrs_table.c.call_id
+    if conn.dialect.name == "postgresql":  # one array parameter, not one placeholder per call id
+        ids = bindparam("ids", value=list(call_ids), type_=postgresql.ARRAY(Text()))
+        return set(conn.execute(select(column).where(column == any_(ids))).scalars())
     for start in range(0, len(call_ids), _CHUNK):
         chunk = call_ids[start : start + _CHUNK]
         found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())

@@ -82,8 +82,18 @@ fi
 # A stock Kamailio 5.6 (Debian bookworm: 5.6.3) with db_sqlite, http_client (utils) and json
 # modules, and sipp (package sip-tester, 3.6.1) for the end-to-end SIP tests. Without them
 # tests/kamailio skip with the reason (and fail under CI).
-if [[ "${1:-tests}" == tests ]] && { ! command -v kamailio >/dev/null 2>&1 || ! command -v sipp >/dev/null 2>&1; }; then
+# kamailio-postgres-modules (db_postgres) for the run against PostgreSQL (-A WITH_POSTGRES).
+have_kamailio_postgres() {
+    local dir
+    for dir in /usr/lib/*/kamailio/modules /usr/lib/kamailio/modules /usr/lib64/kamailio/modules; do
+        [[ -e "$dir/db_postgres.so" ]] && return 0
+    done
+    return 1
+}
+if [[ "${1:-tests}" == tests ]] && { ! command -v kamailio >/dev/null 2>&1 || ! command -v sipp >/dev/null 2>&1 \
+    || ! have_kamailio_postgres; }; then
     echo "install-system-deps: installing kamailio and sipp"
     DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y --no-install-recommends \
-        kamailio kamailio-sqlite-modules kamailio-utils-modules kamailio-json-modules sip-tester
+        kamailio kamailio-sqlite-modules kamailio-utils-modules kamailio-json-modules kamailio-postgres-modules \
+        sip-tester
 fi

@@ -25,7 +25,7 @@ from support.pulumi_stack import PulumiProject
 PULUMI_DIR = Path(__file__).resolve().parent
 BUILD_SCRIPT = PULUMI_DIR / "build.sh"
 
-#: The first build on a fresh machine downloads ~400 MB of modules and compiles for minutes.
+#: The first build on a fresh machine fetches ~1.2 GB of module sources and compiles for 5-15 minutes.
 _BUILD_TIMEOUT = 45 * 60
 
 

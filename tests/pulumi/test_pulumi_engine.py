@@ -105,14 +105,20 @@ def test_up_writes_the_rows_trunkline_apply_writes_for_the_same_objects(deployed
     ref_cli = by_cli[sip]["row"].pop("password_ref", None)
     assert "pulumi" in str(ref_pulumi) and "TRUNKLINE_EXAMPLE_ACME1001_PASSWORD" in str(ref_cli)
 
+    # The YAML's USD card reads its CSV deck (`ratesFrom.csv`); the program reads the deck itself
+    # and gives the rates inline. Where rates came from is stored but not compared (docs/decisions.md).
+    card = "RateCard/default/usd-wholesale"
+    assert by_cli[card]["row"].pop("rates_from_csv") == "decks/usd-wholesale.csv"
+    assert by_pulumi[card]["row"].pop("rates_from_csv") is None
+
     different = [key for key in by_pulumi if by_pulumi[key] != by_cli[key]]
     assert different == [], {key: (by_pulumi[key], by_cli[key]) for key in different}
 
-    # What the switch reads: the same addresses and the same SIP digests (same password).
+    # What the switch reads: the same addresses (examples/*.yaml has a few more IP authentications
+    # for these customers) and the same SIP digests (same password).
     views_pulumi, views_cli = switch_views(deployed.db_url), switch_views(cli_db)
-    tags = {row[3] for row in views_pulumi["address"]}
+    assert views_pulumi["address"] and set(views_pulumi["address"]) <= set(views_cli["address"])
     users = {row[0] for row in views_pulumi["subscriber"]}
-    assert views_pulumi["address"] == [row for row in views_cli["address"] if row[3] in tags]
     assert views_pulumi["subscriber"] == [row for row in views_cli["subscriber"] if row[0] in users]
     assert users == {"acme1001", "cobalt-office"}
 
@@ -147,7 +153,8 @@ def test_change_refresh_adopt_and_destroy(deployed: PulumiProject) -> None:
     preview = deployed.json("preview", "--diff")
     assert steps(preview) == {"cobalt-comms": "update"}
     [step] = [s for s in preview["steps"] if s["op"] == "update"]
-    assert step.get("diffReasons") == ["spec"] or "spec" in str(step.get("detailedDiff"))
+    assert step["oldState"]["inputs"]["spec"]["channels"] == 30, step["oldState"]
+    assert step["newState"]["inputs"]["spec"]["channels"] == 45, step["newState"]
     deployed.run("up", "--yes", "--skip-preview")
     after = live_objects(url)
     assert after["Customer/default/cobalt-comms"]["row"]["channels"] == 45
@@ -158,8 +165,8 @@ def test_change_refresh_adopt_and_destroy(deployed: PulumiProject) -> None:
     # 2. A direct SQL edit behind Pulumi's back shows in `pulumi refresh`, and `up` corrects it.
     execute(url, "UPDATE customers SET channels = 7 WHERE name = 'acme-voip'")
     refresh = deployed.run("refresh", "--yes", "--diff")
-    assert "acme-voip" in refresh.stdout and re.search(r"channels\W+7", refresh.stdout), refresh.stdout
-    assert re.search(r"1 (to )?update|1 updated", refresh.stdout), refresh.stdout
+    assert re.search(r"~ channels\s*: 200 => 7", refresh.stdout), refresh.stdout
+    assert re.search(r"~ 1 updated\n\s+22 unchanged", refresh.stdout), refresh.stdout
     assert steps(deployed.json("preview")) == {"acme-voip": "update"}
     deployed.run("up", "--yes", "--skip-preview")
     assert scalar(url, "SELECT channels FROM customers WHERE name = 'acme-voip'") == 200
