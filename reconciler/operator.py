@@ -65,7 +65,7 @@ def context() -> OperatorContext:
     if _context is None:
         api = core_api()
         engine = open_database(os.environ.get("TRUNKLINE_DB"))
-        interval = float(os.environ.get("TRUNKLINE_DRIFT_INTERVAL", "60"))
+        interval = float(os.environ.get("TRUNKLINE_DRIFT_INTERVAL", "300"))
         _context = OperatorContext(engine, api, KubernetesSecrets(api), interval)
     return _context
 
@@ -317,7 +317,7 @@ def register(registry: kopf.OperatorRegistry | None = None) -> None:
         kopf.on.delete(*resource, id="delete", **kw)(_on_delete)
         # The first drift check waits one interval: a timer firing at once would race the create
         # handler and report the first apply as "DriftCorrected".
-        interval = float(os.environ.get("TRUNKLINE_DRIFT_INTERVAL", "60"))
+        interval = float(os.environ.get("TRUNKLINE_DRIFT_INTERVAL", "300"))
         kopf.timer(*resource, id="drift", interval=interval, initial_delay=interval, **kw)(_on_drift_timer)
         kopf.index(*resource, id=f"{SECRET_INDEX}_{model.plural}", **kw)(_index_secret_users)
 

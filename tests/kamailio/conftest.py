@@ -11,7 +11,8 @@
 kamailio, kamcmd and sipp missing: the tests skip with the reason, unless ``CI`` is set (then
 they fail: a CI run that skipped every switch test would prove nothing).
 Debian: ``apt-get install kamailio kamailio-sqlite-modules kamailio-utils-modules
-kamailio-json-modules sip-tester`` (scripts/install-system-deps.sh).
+kamailio-json-modules sip-tester`` (scripts/install-system-deps.sh), plus
+``kamailio-postgres-modules`` for the PostgreSQL run in test_kamailio_sidecar.py.
 """
 
 from __future__ import annotations

@@ -17,7 +17,12 @@ from switchdb.engine import database_url, open_database, redact_url
 @click.option("--peering", default="trunkline", show_default=True, help="Kopf peering name (active/standby pair)")
 @click.option("--priority", default=0, show_default=True, help="peering priority; the highest is active")
 @click.option("--liveness", default="http://0.0.0.0:8080/healthz", show_default=True, help="liveness endpoint")
-@click.option("--drift-interval", default=60.0, show_default=True, help="seconds between drift checks per object")
+@click.option(
+    "--drift-interval",
+    default=300.0,
+    show_default=True,
+    help="seconds between drift checks of each object (about 1,000 objects per minute of interval)",
+)
 def operator(
     db_url: str | None,
     namespaces: tuple[str, ...],

@@ -23,6 +23,7 @@ from rating.export import latest_calls, query_cdrs, to_csv, to_jsonl
 from rating.ledger import money_text, read_balances
 from rating.payments import add_payment
 from rating.rater import RateResult, rate_cdrs
+from rating.stats import roll_up
 from reconciler.cli.app import cli, db_option, output_option
 from reconciler.cli.common import open_db
 from reconciler.cli.output import console, err_console, print_json
@@ -74,6 +75,10 @@ def rate(files: tuple[Path, ...], db_url: str | None, batch_size: int, output: s
     total = RateResult()
     for start in range(0, len(parsed), batch_size):
         total.add(rate_cdrs(engine, loaded, parsed[start : start + batch_size]))
+    if parsed:
+        # Keep `trunkline stats` current for the minutes these calls touched, as the sidecar does.
+        with engine.begin() as conn:
+            roll_up(conn, min(cdr.start for cdr in parsed))
     charged = {currency: money_text(amount) for currency, amount in sorted(total.charged.items())}
     if output == "json":
         print_json(
