@@ -30,16 +30,15 @@ import functools
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from common import Timing, figures, load_average, machine, table, timed
-from gen import PASSWORD_ENV, generate
-
 import git
 import sqlalchemy as sa
+from common import Timing, figures, load_average, machine, table, timed
+from gen import PASSWORD_ENV, generate
 
 from reconciler import reconcile
 from reconciler import sync as syncing
