@@ -13,7 +13,8 @@ prefix at the answer time (the start for an unanswered call). Then, in ONE trans
 4. inserts the CDR rows with ``INSERT ... ON CONFLICT (call_id) DO NOTHING RETURNING call_id``
    (rows in call id order so concurrent writers take index locks in the same order; on
    PostgreSQL the rows are COPYed into a session temp table and inserted by one ``INSERT ...
-   SELECT``, on SQLite one executemany) and debits only rows actually inserted: a call that paid money but was inserted by a
+   SELECT``, on SQLite one executemany) and debits only rows actually inserted: a call that
+   paid money but was inserted by a
    concurrent writer in between (possible only when that writer did not lock the same customer,
    e.g. another directory revision) rolls the batch back and it is retried;
 5. appends the 'call' ledger lines (amount -cost, reference = call id, balance_after), updates
