@@ -1,9 +1,10 @@
 """Kestrel Voice, the carrier of examples/*.yaml, declared as a Pulumi program.
 
-Same objects, same names, same rows as `trunkline apply examples/`, for a subset of the
-carrier: three customers, four rate cards (three inline, the USD deck read from its CSV
-here), their routes, IP and SIP authentications, DIDs, packages and alerts. References are
-Outputs (`customer_ref=acme.name`), so Pulumi orders the writes as the engine would.
+Every one of the 34 objects of examples/*.yaml, with the same names and values, so `pulumi up`
+writes the rows `trunkline apply examples/` writes (given the same TRUNKLINE_EXAMPLE_* password
+variables): three customers, four rate cards (three inline, the USD deck read from its CSV
+here), then tables of routes, IP and SIP authentications, DIDs, packages and alerts. References
+are Outputs (`customer_ref=acme.name`), so Pulumi orders the writes as the engine would.
 
 Run it from this directory: see README.md.
 """
@@ -37,7 +38,6 @@ from provider import (
 
 HERE = Path(__file__).resolve().parent
 DECK = HERE.parent / "ratecards" / "decks" / "usd-wholesale.csv"
-config = pulumi.Config()
 
 
 def env_ref(name: str) -> dict[str, str]:
@@ -292,11 +292,12 @@ provider_linebridge = RateCard(
     ),
 )
 
-# -- ingress routes ----------------------------------------------------------------------------
+# -- everything that hangs off a customer: one table per kind, declared by one loop each ------------
+# Each entry is the YAML object's name and its spec in snake_case; references are the Outputs
+# of the resources above, so Pulumi creates the customers and cards first and deletes them last.
 
-IngressRoute(
-    "acme-standard",
-    IngressRouteArgs(
+INGRESS_ROUTES = {
+    "acme-standard": dict(
         customer_ref=acme.name,
         rate_card_ref=usd_wholesale.name,
         priority=0,
@@ -306,10 +307,7 @@ IngressRoute(
         flow_speed=15,
         max_duration=14400,
     ),
-)
-IngressRoute(
-    "acme-premium",
-    IngressRouteArgs(
+    "acme-premium": dict(
         customer_ref=acme.name,
         rate_card_ref=usd_wholesale.name,
         tech_prefix="99",
@@ -321,16 +319,10 @@ IngressRoute(
         max_duration=7200,
         over_limit_sip_code=486,
     ),
-)
-IngressRoute(
-    "bluefin-standard",
-    IngressRouteArgs(
+    "bluefin-standard": dict(
         customer_ref=bluefin.name, rate_card_ref=eur_standard.name, dial_strings=["4", "3"], max_duration=3600
     ),
-)
-IngressRoute(
-    "cobalt-standard",
-    IngressRouteArgs(
+    "cobalt-standard": dict(
         customer_ref=cobalt.name,
         rate_card_ref=gbp_retail.name,
         recording="Sampling",
@@ -340,13 +332,11 @@ IngressRoute(
         max_duration=7200,
         enabled=True,
     ),
-)
+}
 
-# -- how calls are recognised ------------------------------------------------------------------
-
-IpAuthentication(
-    "acme-pbx",
-    IpAuthenticationArgs(
+# How the switch recognises each customer's calls (127.0.0.x: loopback for the SIP tests).
+IP_AUTHENTICATIONS = {
+    "acme-pbx": dict(
         customer_ref=acme.name,
         address="127.0.0.2",
         channels=150,
@@ -357,10 +347,7 @@ IpAuthentication(
         protocol="udp",
         port=5060,
     ),
-)
-IpAuthentication(
-    "acme-pbx-premium",
-    IpAuthenticationArgs(
+    "acme-pbx-premium": dict(
         customer_ref=acme.name,
         address="127.0.0.2",
         tech_prefix="99",
@@ -368,10 +355,19 @@ IpAuthentication(
         flow_speed=5,
         codecs=["PCMU", "PCMA"],
     ),
-)
-IpAuthentication(
-    "bluefin-sbc",
-    IpAuthenticationArgs(
+    "acme-sbc-pool": dict(
+        customer_ref=acme.name,
+        address="192.0.2.0/28",
+        protocol="tcp",
+        channels=100,
+        flow_speed=10,
+        codecs=["PCMU", "G729"],
+        switch_manufacturer="Ribbon",
+        switch_version="SBC 5400 V11",
+        dial_pattern="^1[2-9]",
+        bandwidth=20000,
+    ),
+    "bluefin-sbc": dict(
         customer_ref=bluefin.name,
         address="127.0.0.3",
         protocol="tls",
@@ -382,10 +378,10 @@ IpAuthentication(
         switch_manufacturer="Kamailio",
         switch_version="5.8",
     ),
-)
-IpAuthentication(
-    "cobalt-pbx",
-    IpAuthenticationArgs(
+    "bluefin-backup": dict(
+        customer_ref=bluefin.name, address="198.51.100.0/26", channels=20, flow_speed=2, codecs=["PCMA"]
+    ),
+    "cobalt-pbx": dict(
         customer_ref=cobalt.name,
         address="127.0.0.4",
         channels=30,
@@ -394,41 +390,45 @@ IpAuthentication(
         switch_manufacturer="Asterisk",
         switch_version="20",
     ),
-)
-IpAuthentication(
-    "cobalt-egress",
-    IpAuthenticationArgs(
+    "cobalt-office": dict(
+        customer_ref=cobalt.name,
+        address="203.0.113.10",
+        port=5080,
+        protocol="udp",
+        cli_prefix="44",
+        tech_prefix="7123#",
+        strip_digits=5,
+        force_from="sip:+442079460000@sip.kestrel.example",
+        channels=10,
+        flow_speed=1,
+    ),
+    # Egress: where Kestrel delivers Cobalt's DID calls; Cobalt's PBX challenges, so the switch registers.
+    "cobalt-egress": dict(
         customer_ref=cobalt.name,
         direction="Egress",
         address="pbx.cobalt-comms.example",
         protocol="tls",
         port=5061,
         codecs=["PCMA"],
-        credentials={
-            "username": "kestrel-trunk",
-            "password_ref": env_ref("TRUNKLINE_EXAMPLE_COBALT_TRUNK_PASSWORD"),
-        },
+        credentials={"username": "kestrel-trunk", "password_ref": env_ref("TRUNKLINE_EXAMPLE_COBALT_TRUNK_PASSWORD")},
     ),
-)
+}
 
-# A SIP user whose password comes from the stack's secret config instead of a passwordRef: the
-# provider writes its HA1 digests and keeps only a salted hash of it in the Pulumi state.
-CredentialAuthentication(
-    "acme-softswitch-1001",
-    CredentialAuthenticationArgs(
+# SIP users: only the HA1 digests reach the switch. Like the YAML, the passwords are passwordRefs
+# read from the environment of `pulumi up`; `password=config.require_secret("...")` works too
+# (docs/pulumi.md), but then the row records that reference instead of the env variable.
+CREDENTIAL_AUTHENTICATIONS = {
+    "acme-softswitch-1001": dict(
         customer_ref=acme.name,
         username="acme1001",
         realm="sip.kestrel.example",
-        password=config.require_secret("acme1001Password"),
+        password_ref=env_ref("TRUNKLINE_EXAMPLE_ACME1001_PASSWORD"),
         channels=10,
         flow_speed=2,
         codecs=["PCMU", "PCMA"],
         ip_allow_list=["127.0.0.0/8", "192.0.2.0/24"],
     ),
-)
-CredentialAuthentication(
-    "cobalt-office-user",
-    CredentialAuthenticationArgs(
+    "cobalt-office-user": dict(
         customer_ref=cobalt.name,
         username="cobalt-office",
         realm="sip.kestrel.example",
@@ -437,16 +437,20 @@ CredentialAuthentication(
         flow_speed=1,
         codecs=["PCMA"],
     ),
-)
+    "bluefin-roaming": dict(
+        customer_ref=bluefin.name,
+        username="bluefin-roaming",  # realm defaults to trunkline.local
+        password_ref=env_ref("TRUNKLINE_EXAMPLE_BLUEFIN_ROAMING_PASSWORD"),
+        channels=2,
+    ),
+}
 
-# -- numbers, bundles, alerts ------------------------------------------------------------------
-
-Did(
-    "acme-reception",
-    DidArgs(
+LINEBRIDGE = {"name": "LineBridge", "card_ref": provider_linebridge.name}
+DIDS = {
+    "acme-reception": dict(
         number="+12125550142",
         destination={"uri": "sip:reception@127.0.0.2:5060"},
-        provider={"name": "LineBridge", "card_ref": provider_linebridge.name},
+        provider=LINEBRIDGE,
         customer_ref=acme.name,
         customer_card_ref=usd_wholesale.name,
         cost="0.35",
@@ -456,10 +460,17 @@ Did(
         channels=10,
         flow_speed=2,
     ),
-)
-Did(
-    "cobalt-main",
-    DidArgs(
+    "acme-after-hours": dict(
+        number="+12125550143",
+        destination={"external": "+15125550100"},
+        provider=LINEBRIDGE,
+        customer_ref=acme.name,
+        customer_card_ref=usd_wholesale.name,
+        cost="0.35",
+        retail="1.00",
+        max_duration=3600,
+    ),
+    "cobalt-main": dict(
         number="+442079460000",
         destination={"user": "cobalt-office"},
         provider={"name": "Thamesgate Numbers"},
@@ -470,11 +481,19 @@ Did(
         setup_retail="10.00",
         recording=True,
     ),
-)
+    "bluefin-berlin": dict(
+        number="+493023125000",
+        destination={"uri": "sip:+493023125000@198.51.100.10"},
+        provider=LINEBRIDGE,
+        customer_ref=bluefin.name,
+        cost="0.90",
+        retail="2.00",
+        enabled=False,  # the customer is suspended
+    ),
+}
 
-Package(
-    "acme-nanp-bundle",
-    PackageArgs(
+PACKAGES = {
+    "acme-nanp-bundle": dict(
         customer_ref=acme.name,
         name="NANP 10k minutes",
         quantity=1,
@@ -484,11 +503,33 @@ Package(
         start_date="2025-01-01",
         allowance={"minutes": 10000, "prefixes": ["1"]},
     ),
-)
+    "acme-setup": dict(
+        customer_ref=acme.name, name="Interconnect setup", auto_decrement_credit=True, cost="150.00", frequency="OneOff"
+    ),
+    "cobalt-uk-mobile": dict(
+        customer_ref=cobalt.name,
+        name="UK mobile 2000",
+        quantity=2,
+        auto_decrement_credit=True,
+        cost="40.00",
+        frequency="Monthly",
+        start_date="2025-06-01",
+        end_date="2026-05-31",
+        allowance={"minutes": 2000, "prefixes": ["447"]},
+        minimum_spend=True,
+    ),
+    "bluefin-support": dict(
+        customer_ref=bluefin.name,
+        name="Premium support",
+        auto_decrement_credit=False,  # invoiced, not taken from the balance
+        cost="1200.00",
+        frequency="Yearly",
+        start_date="2025-01-01",
+    ),
+}
 
-Alert(
-    "acme-low-balance",
-    AlertArgs(
+ALERTS = {
+    "acme-low-balance": dict(
         customer_ref=acme.name,
         name="Low balance",
         recipients=[{"email": "billing@acme-voip.example"}],
@@ -498,6 +539,50 @@ Alert(
         reset_threshold="100",
         repeat="6h",
     ),
-)
+    "acme-low-asr": dict(
+        customer_ref=acme.name,
+        name="ASR under 30%",
+        recipients=[
+            {"email": "noc@acme-voip.example"},
+            {"webhook": "https://hooks.acme-voip.example/trunkline/alerts"},
+        ],
+        area="ASR",
+        operator="<",
+        threshold="30",
+        reset_threshold="40",
+        sample_period="15m",
+        repeat="1h",
+        penalty="30m",  # disable the customer for 30 minutes while it fires
+    ),
+    "cobalt-daily-spend": dict(
+        customer_ref=cobalt.name,
+        name="Spend over 200",
+        recipients=[{"phone": "+447700900123"}],
+        area="Spend",
+        operator=">",
+        threshold="200",
+        reset_threshold="150",
+    ),
+    "bluefin-channels": dict(
+        customer_ref=bluefin.name,
+        name="Near channel limit",
+        recipients=[{"email": "ops@bluefin-telecom.example"}],
+        area="Channels",
+        operator=">=",
+        threshold="55",
+        sample_period="5m",
+    ),
+}
+
+for table, resource, args in [
+    (INGRESS_ROUTES, IngressRoute, IngressRouteArgs),
+    (IP_AUTHENTICATIONS, IpAuthentication, IpAuthenticationArgs),
+    (CREDENTIAL_AUTHENTICATIONS, CredentialAuthentication, CredentialAuthenticationArgs),
+    (DIDS, Did, DidArgs),
+    (PACKAGES, Package, PackageArgs),
+    (ALERTS, Alert, AlertArgs),
+]:
+    for name, spec in table.items():
+        resource(name, args(**spec))
 
 pulumi.export("customers", [acme.name, bluefin.name, cobalt.name])

@@ -9,18 +9,21 @@ provider).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from support.pulumi_stack import EXAMPLE_PASSWORDS, SIP_PASSWORD, PulumiProject
+from sqlalchemy import inspect, text
+from support.pulumi_stack import DIRECT_PASSWORD, EXAMPLE_PASSWORDS, SIP_PASSWORD, PulumiProject
 
 from provider import program as pulumi_program
 from reconciler.export import manifest as export_manifest
 from reconciler.mapping import kind_maps
 from reconciler.observe import observe
 from reconciler.rows import canonical
+from resources.loader import load
 from resources.meta import ObjectKey
 from switchdb.engine import open_database
 
@@ -38,6 +41,57 @@ def live_objects(url: str) -> dict[str, Any]:
                 str(key): {"row": canonical(rows.row), "children": canonical(rows.children)}
                 for key, rows in live.rows.items()
             }
+    finally:
+        engine.dispose()
+
+
+#: What may differ between two databases holding the same objects: row ids (and the view column
+#: `address.grp`, a customer id), timestamps, which revision wrote a row and that revision's spec
+#: hash, and where a card's rates came from (`rates_from_csv`, informational: docs/decisions.md).
+#: `trunkline_revisions` is the history itself (one revision per Pulumi resource, actor
+#: trunkline-pulumi; one for the whole `trunkline apply`), so it is not part of the state compared.
+IGNORED_COLUMNS = {"id", "row_id", "revision_id", "spec_hash", "rates_from_csv", "grp"}
+IGNORED_TABLES = {"trunkline_revisions", "sqlite_sequence"}
+
+
+def database(url: str) -> dict[str, list[str]]:
+    """Every table and view of the database, each as a sorted list of its rows (JSON), without
+    the IGNORED_COLUMNS and `*_at` timestamps; a foreign key is replaced by the referenced row's
+    `namespace/name` (ids depend on the order of the writes)."""
+    engine = open_database(url)
+    try:
+        with engine.connect() as conn:
+            schema = inspect(conn)
+            names: dict[str, dict[Any, str]] = {}
+            for table in schema.get_table_names():
+                columns = {c["name"] for c in schema.get_columns(table)}
+                if {"id", "namespace", "name"} <= columns:
+                    rows = conn.execute(text(f"SELECT id, namespace, name FROM {table}"))
+                    names[table] = {r.id: f"{r.namespace}/{r.name}" for r in rows}
+            dump: dict[str, list[str]] = {}
+            for table in [*schema.get_table_names(), *schema.get_view_names()]:
+                if table in IGNORED_TABLES:
+                    continue
+                is_view = table in schema.get_view_names()
+                refs = (
+                    {}
+                    if is_view
+                    else {
+                        fk["constrained_columns"][0]: fk["referred_table"]
+                        for fk in schema.get_foreign_keys(table)
+                        if fk["referred_table"] in names and len(fk["constrained_columns"]) == 1
+                    }
+                )
+                rows = []
+                for row in conn.execute(text(f"SELECT * FROM {table}")).mappings():
+                    kept = {
+                        column: names[refs[column]][value] if column in refs and value is not None else value
+                        for column, value in row.items()
+                        if column not in IGNORED_COLUMNS and not column.endswith("_at")
+                    }
+                    rows.append(json.dumps(kept, sort_keys=True, default=str))
+                dump[table] = sorted(rows)
+            return dump
     finally:
         engine.dispose()
 
@@ -75,6 +129,20 @@ def execute(url: str, sql: str, **params: Any) -> None:
         engine.dispose()
 
 
+#: A SIP user whose password comes from the stack's secret config (set by PulumiProject.create).
+DIRECT_SIP_USER = """
+CredentialAuthentication(
+    "acme-softswitch-1002",
+    CredentialAuthenticationArgs(
+        customer_ref=acme.name,
+        username="acme1002",
+        realm="sip.kestrel.example",
+        password=pulumi.Config().require_secret("acme1002Password"),
+    ),
+)
+"""
+
+
 def steps(result: dict[str, Any]) -> dict[str, str]:
     """`pulumi preview --json` steps as resource name → op, leaving out the ones that do nothing."""
     return {s["urn"].rsplit("::", 1)[-1]: s["op"] for s in result.get("steps", []) if s["op"] != "same"}
@@ -85,51 +153,49 @@ def steps(result: dict[str, Any]) -> dict[str, str]:
 
 def test_up_creates_every_object_and_a_second_preview_changes_nothing(deployed: PulumiProject) -> None:
     objects = live_objects(deployed.db_url)
-    assert "Customer/default/acme-voip" in objects
-    assert "CredentialAuthentication/default/acme-softswitch-1001" in objects
-    assert len(objects) == 22
+    yaml_objects = {
+        str(ObjectKey(o.kind, o.metadata.namespace, o.metadata.name)) for o in load([deployed.root / "examples"])
+    }
+    assert len(yaml_objects) == 34
+    assert set(objects) == yaml_objects, "the program declares every object of examples/*.yaml"
     # exit code 0 only when the engine computed no change at all
     deployed.run("preview", "--expect-no-changes")
 
 
-def test_up_writes_the_rows_trunkline_apply_writes_for_the_same_objects(deployed: PulumiProject, tmp_path) -> None:
+def test_up_writes_the_database_trunkline_apply_writes(deployed: PulumiProject, tmp_path) -> None:
+    """The issue's "done when": the database after `pulumi up` of examples/pulumi equals the one
+    after `trunkline apply examples/` (same TRUNKLINE_EXAMPLE_* variables for both), table by
+    table, every row and column but ids, timestamps, revision ids, spec hashes and rates_from_csv."""
     cli_db = f"sqlite:///{tmp_path / 'cli.db'}"
     deployed.trunkline("apply", "--db", cli_db, "--auto-approve", str(deployed.root / "examples"))
-    by_pulumi, by_cli = live_objects(deployed.db_url), live_objects(cli_db)
-    assert set(by_pulumi) <= set(by_cli), "every object of the program is in examples/*.yaml"
-
-    # acme1001's password is given from the stack config, not a passwordRef: the database
-    # records where it came from (secretKeyRef pulumi vs env), and nothing else may differ.
-    sip = "CredentialAuthentication/default/acme-softswitch-1001"
-    ref_pulumi = by_pulumi[sip]["row"].pop("password_ref", None)
-    ref_cli = by_cli[sip]["row"].pop("password_ref", None)
-    assert "pulumi" in str(ref_pulumi) and "TRUNKLINE_EXAMPLE_ACME1001_PASSWORD" in str(ref_cli)
 
     # The YAML's USD card reads its CSV deck (`ratesFrom.csv`); the program reads the deck itself
     # and gives the rates inline. Where rates came from is stored but not compared (docs/decisions.md).
-    card = "RateCard/default/usd-wholesale"
-    assert by_cli[card]["row"].pop("rates_from_csv") == "decks/usd-wholesale.csv"
-    assert by_pulumi[card]["row"].pop("rates_from_csv") is None
+    card = "SELECT rates_from_csv FROM rate_cards WHERE name = 'usd-wholesale'"
+    assert scalar(cli_db, card) == "decks/usd-wholesale.csv" and scalar(deployed.db_url, card) is None
 
-    different = [key for key in by_pulumi if by_pulumi[key] != by_cli[key]]
-    assert different == [], {key: (by_pulumi[key], by_cli[key]) for key in different}
+    by_pulumi, by_cli = database(deployed.db_url), database(cli_db)
+    assert set(by_pulumi) == set(by_cli)
+    assert len(by_cli["trunkline_objects"]) == 34 and len(by_cli["rates"]) > 200 and len(by_cli["subscriber"]) == 3
+    different = {table for table in by_cli if by_pulumi[table] != by_cli[table]}
+    assert different == set(), {
+        table: (sorted(set(by_pulumi[table]) - set(by_cli[table])), sorted(set(by_cli[table]) - set(by_pulumi[table])))
+        for table in different
+    }
 
-    # What the switch reads: the same addresses (examples/*.yaml has a few more IP authentications
-    # for these customers) and the same SIP digests (same password).
-    views_pulumi, views_cli = switch_views(deployed.db_url), switch_views(cli_db)
-    assert views_pulumi["address"] and set(views_pulumi["address"]) <= set(views_cli["address"])
-    users = {row[0] for row in views_pulumi["subscriber"]}
-    assert views_pulumi["subscriber"] == [row for row in views_cli["subscriber"] if row[0] in users]
-    assert users == {"acme1001", "cobalt-office"}
+    # The engine's own view of the objects (every declared column and child row) agrees too.
+    live_pulumi, live_cli = live_objects(deployed.db_url), live_objects(cli_db)
+    for live in (live_pulumi, live_cli):
+        live["RateCard/default/usd-wholesale"]["row"].pop("rates_from_csv")
+    assert live_pulumi == live_cli
 
 
 def test_stack_export_holds_no_clear_password(deployed: PulumiProject) -> None:
     exported = deployed.run("stack", "export").stdout
-    assert "acme-softswitch-1001" in exported
+    assert "acme-softswitch-1001" in exported and "TRUNKLINE_EXAMPLE_ACME1001_PASSWORD" in exported
     for clear in [SIP_PASSWORD, *EXAMPLE_PASSWORDS.values()]:
         assert clear not in exported
     assert deployed.db_path.name not in exported, "the database URL is a secret"
-    assert "password_hash" in exported and "pbkdf2_sha256$" in exported
 
 
 # -- the lifecycle: change, drift, adoption, destroy (last: it tears the stack down) --------------
@@ -166,7 +232,7 @@ def test_change_refresh_adopt_and_destroy(deployed: PulumiProject) -> None:
     execute(url, "UPDATE customers SET channels = 7 WHERE name = 'acme-voip'")
     refresh = deployed.run("refresh", "--yes", "--diff")
     assert re.search(r"~ channels\s*: 200 => 7", refresh.stdout), refresh.stdout
-    assert re.search(r"~ 1 updated\n\s+22 unchanged", refresh.stdout), refresh.stdout
+    assert re.search(r"~ 1 updated\n\s+34 unchanged", refresh.stdout), refresh.stdout
     assert steps(deployed.json("preview")) == {"acme-voip": "update"}
     deployed.run("up", "--yes", "--skip-preview")
     assert scalar(url, "SELECT channels FROM customers WHERE name = 'acme-voip'") == 200
@@ -178,7 +244,9 @@ def test_change_refresh_adopt_and_destroy(deployed: PulumiProject) -> None:
         "spec: {displayName: Delta Tel, currency: USD, channels: 12}\n",
         encoding="utf-8",
     )
-    deployed.trunkline("apply", "--db", url, "--auto-approve", str(deployed.root / "delta.yaml"))
+    # --no-prune: the rest of the database is not declared in delta.yaml (a pruning apply deletes it)
+    deployed.trunkline("apply", "--db", url, "--auto-approve", "--no-prune", str(deployed.root / "delta.yaml"))
+    assert set(live_objects(url)) == set(before) | {"Customer/default/delta-tel"}
     delta_id = scalar(url, "SELECT id FROM customers WHERE name = 'delta-tel'")
     revisions = scalar(url, "SELECT count(*) FROM trunkline_revisions")
     engine = open_database(url)
@@ -200,7 +268,24 @@ def test_change_refresh_adopt_and_destroy(deployed: PulumiProject) -> None:
     assert scalar(url, "SELECT count(*) FROM trunkline_revisions") == revisions, "nothing to change, nothing written"
     deployed.run("preview", "--expect-no-changes")
 
-    # 4. Destroy removes every row the stack declared.
+    # 4. A password given directly (`config.require_secret`) instead of by passwordRef: the switch
+    #    gets its digests, the state only a salted hash of it and the encrypted input.
+    main.write_text(
+        main.read_text(encoding="utf-8").replace("pulumi.export(", DIRECT_SIP_USER + "\npulumi.export(", 1),
+        encoding="utf-8",
+    )
+    assert steps(deployed.json("preview")) == {"acme-softswitch-1002": "create"}
+    deployed.run("up", "--yes", "--skip-preview")
+    ha1 = hashlib.md5(f"acme1002:sip.kestrel.example:{DIRECT_PASSWORD}".encode()).hexdigest()
+    assert scalar(url, "SELECT ha1 FROM subscriber WHERE username = 'acme1002'") == ha1
+    ref = scalar(url, "SELECT password_ref FROM credential_authentications WHERE username = 'acme1002'")
+    assert "pulumi" in ref and DIRECT_PASSWORD not in ref
+    exported = deployed.run("stack", "export").stdout
+    assert DIRECT_PASSWORD not in exported
+    assert "password_hash" in exported and "pbkdf2_sha256$" in exported
+    deployed.run("preview", "--expect-no-changes")
+
+    # 5. Destroy removes every row the stack declared.
     deployed.run("destroy", "--yes", "--skip-preview")
     assert live_objects(url) == {}
     assert switch_views(url) == {"address": [], "subscriber": []}
