@@ -14,9 +14,7 @@ Kubernetes tests would prove nothing.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from typing import NoReturn
 
 import pytest
 from support.kube import KubeCluster, KubeUnavailable
+from support.tools import find_go, skip_or_fail
 
 K8S_DIR = Path(__file__).resolve().parent
 REPO = K8S_DIR.parents[1]
@@ -36,22 +35,8 @@ FIXTURES = K8S_DIR / "fixtures"
 _BUILD_TIMEOUT = 45 * 60
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def _skip_or_fail(reason: str) -> NoReturn:
-    if _in_ci():
-        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)", pytrace=False)
-    print(f"\ntests/k8s: skipping: {reason}")
-    pytest.skip(reason)
-
-
-def _find_go() -> str | None:
-    """As build.sh looks: $GO only when set (GO=none: no Go), else PATH, else /usr/local/go/bin/go."""
-    if go := os.environ.get("GO"):
-        return shutil.which(go)
-    return shutil.which("go") or ("/usr/local/go/bin/go" if os.access("/usr/local/go/bin/go", os.X_OK) else None)
+    skip_or_fail(reason, where="tests/k8s")
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +44,7 @@ def kube_tools() -> Path:
     """Build (when missing) and return the directory with kube-apiserver and kubectl."""
     prebuilt = Path(subprocess.run([str(BUILD_SCRIPT), "--print"], capture_output=True, text=True,
                                    check=True).stdout.strip())
-    if not ((prebuilt / "kube-apiserver").exists() and (prebuilt / "kubectl").exists()) and _find_go() is None:
+    if not ((prebuilt / "kube-apiserver").exists() and (prebuilt / "kubectl").exists()) and find_go() is None:
         _skip_or_fail("Go is not installed, so kube-apiserver and kubectl cannot be built (tests/k8s/build.sh)")
     try:
         done = subprocess.run(

@@ -13,14 +13,13 @@ and a failed build are failures: a CI run that silently skipped these tests woul
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 from support.pulumi_stack import PulumiProject
+from support.tools import find_go, skip_or_fail
 
 PULUMI_DIR = Path(__file__).resolve().parent
 BUILD_SCRIPT = PULUMI_DIR / "build.sh"
@@ -29,22 +28,8 @@ BUILD_SCRIPT = PULUMI_DIR / "build.sh"
 _BUILD_TIMEOUT = 45 * 60
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def _skip_or_fail(reason: str) -> NoReturn:
-    if _in_ci():
-        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)", pytrace=False)
-    print(f"\ntests/pulumi: skipping: {reason}")
-    pytest.skip(reason)
-
-
-def _find_go() -> str | None:
-    """As build.sh looks: $GO only when set (GO=none: no Go), else PATH, else /usr/local/go/bin/go."""
-    if go := os.environ.get("GO"):
-        return shutil.which(go)
-    return shutil.which("go") or ("/usr/local/go/bin/go" if os.access("/usr/local/go/bin/go", os.X_OK) else None)
+    skip_or_fail(reason, where="tests/pulumi")
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +38,7 @@ def pulumi_tools() -> Path:
     prebuilt = Path(
         subprocess.run([str(BUILD_SCRIPT), "--print"], capture_output=True, text=True, check=True).stdout.strip()
     )
-    if not (prebuilt / "pulumi").exists() and _find_go() is None:
+    if not (prebuilt / "pulumi").exists() and find_go() is None:
         _skip_or_fail("Go is not installed, so the Pulumi CLI cannot be built (tests/pulumi/build.sh)")
     try:
         done = subprocess.run(
