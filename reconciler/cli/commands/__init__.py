@@ -13,6 +13,7 @@ from reconciler.cli.commands import (
     validate,  # noqa: F401
 )
 from reconciler.cli.commands import rating as rating
+from reconciler.cli.commands import recalc as recalc
 from reconciler.cli.commands import schema as schema
 from reconciler.cli.commands import sidecar as sidecar
 from reconciler.cli.commands import simulate as simulate
