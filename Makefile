@@ -42,7 +42,7 @@ lint: install
 
 # pytest's exit status is echoed so .ci/run can tell "no tests ran" (5) from failures.
 test: install system-deps lint k8s-tools helm-tool pulumi-tools
-	$(VENV)/bin/python -m pytest -q -n auto -m "" $(PYTEST_ARGS) \
+	$(VENV)/bin/python -m pytest -q -n auto --dist loadgroup -m "" $(PYTEST_ARGS) \
 		|| { rc=$$?; echo "make test: pytest exited with status $$rc" >&2; exit $$rc; }
 
 demo: install

@@ -27,7 +27,9 @@ from resources.loader import load
 from resources.meta import ObjectKey
 from switchdb.engine import open_database
 
-pytestmark = pytest.mark.e2e
+# One worker runs the whole module, in file order: the tests share one deployed stack and the
+# destructive lifecycle test comes last (make test runs pytest-xdist with --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("pulumi-stack")]
 
 
 def live_objects(url: str) -> dict[str, Any]:
