@@ -29,6 +29,8 @@ spend limit, is still Rated: it happened; refusing it is authorization's job.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -52,7 +54,7 @@ from switchdb.tables import ledger, package_usage
 RATED, REJECTED, UNRATED = "Rated", "Rejected", "Unrated"
 _CHUNK = 500  # bound parameters per IN (...) list
 _STAGING = "trunkline_cdrs_incoming"  # PostgreSQL: per-session temp table the batch is COPYed into
-_RETRIES = 5
+_RETRIES = 10
 
 
 class _Race(Exception):
@@ -185,6 +187,8 @@ def rate_cdrs(engine: Engine, directory: Directory, cdrs: Iterable[Cdr], *, now:
             code = getattr(exc.orig, "sqlstate", None)
             if code not in ("40P01", "40001") or attempt == _RETRIES - 1:
                 raise
+        # Two writers that collided would collide again in lockstep: wait a random, growing while.
+        time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
     for priced in batch:
         call_id = priced.cdr.call_id
         if call_id not in stored:

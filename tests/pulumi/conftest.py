@@ -63,3 +63,11 @@ def deployed(pulumi_tools: Path, tmp_path_factory: pytest.TempPathFactory) -> Pu
     project = PulumiProject.create(pulumi_tools, tmp_path_factory.mktemp("pulumi"))
     project.run("up", "--yes", "--skip-preview")
     return project
+
+
+@pytest.fixture
+def fresh_deployed(pulumi_tools: Path, tmp_path_factory: pytest.TempPathFactory) -> PulumiProject:
+    """A stack of its own for a test that changes and destroys it (the shared one stays intact)."""
+    project = PulumiProject.create(pulumi_tools, tmp_path_factory.mktemp("pulumi-lifecycle"))
+    project.run("up", "--yes", "--skip-preview")
+    return project

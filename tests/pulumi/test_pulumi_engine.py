@@ -203,7 +203,8 @@ def test_stack_export_holds_no_clear_password(deployed: PulumiProject) -> None:
 # -- the lifecycle: change, drift, adoption, destroy (last: it tears the stack down) --------------
 
 
-def test_change_refresh_adopt_and_destroy(deployed: PulumiProject) -> None:
+def test_change_refresh_adopt_and_destroy(fresh_deployed: PulumiProject) -> None:
+    deployed = fresh_deployed
     url = deployed.db_url
     main = deployed.program / "__main__.py"
     cobalt_id = scalar(url, "SELECT id FROM customers WHERE name = 'cobalt-comms'")
