@@ -197,7 +197,7 @@ def exported_cdrs(db_url: str, dialed: str) -> list[dict[str, Any]]:
 
 
 def wait_for_cdrs(db_url: str, dialed: str, n: int) -> list[dict[str, Any]]:
-    return wait_for(lambda: (rows := exported_cdrs(db_url, dialed)) and len(rows) >= n and rows, 20, 0.5)
+    return wait_for(lambda: (rows := exported_cdrs(db_url, dialed)) and len(rows) >= n and rows, 60, 0.5)
 
 
 def acme_stats(db_url: str) -> dict[str, Any]:
