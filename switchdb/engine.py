@@ -16,6 +16,7 @@ Foreign exceptions are translated once, here, into ``DatabaseError`` with the pa
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -144,7 +145,9 @@ def _normalize(url: str) -> URL:
 
 def _create_engine(url: URL) -> Engine:
     backend = url.get_backend_name()
-    kwargs: dict[str, Any] = {}
+    # JSON columns (labels, tags, references) are written with sorted keys, so the stored text
+    # depends only on the value, never on the order a front end (YAML, Kubernetes, Pulumi) used.
+    kwargs: dict[str, Any] = {"json_serializer": _canonical_json}
     if backend == "postgresql":
         kwargs["pool_pre_ping"] = True
         if "connect_timeout" not in url.query:
@@ -161,6 +164,10 @@ def _create_engine(url: URL) -> Engine:
     if backend == "sqlite":
         _configure_sqlite(engine)
     return engine
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def _configure_sqlite(engine: Engine) -> None:

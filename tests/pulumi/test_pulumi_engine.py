@@ -164,11 +164,6 @@ def test_up_creates_every_object_and_a_second_preview_changes_nothing(deployed: 
     deployed.run("preview", "--expect-no-changes")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="passes alone; in a full parallel `make test` the cobalt-comms customer row differs between the "
-    "Pulumi and the CLI database (open defect, see the issue note)",
-)
 def test_up_writes_the_database_trunkline_apply_writes(deployed: PulumiProject, tmp_path) -> None:
     """The issue's "done when": the database after `pulumi up` of examples/pulumi equals the one
     after `trunkline apply examples/` (same TRUNKLINE_EXAMPLE_* variables for both), table by

@@ -157,3 +157,35 @@ def test_ledger_orders_by_instant_across_offsets(engine: sa.Engine) -> None:
             )
         order = conn.execute(sa.select(ledger.c.reference).order_by(ledger.c.at)).scalars().all()
     assert order == ["early", "late"]
+
+
+def test_json_text_does_not_depend_on_key_order(sqlite_url: str) -> None:
+    """Labels from YAML, Kubernetes or Pulumi arrive in any key order; the stored text is one."""
+    from switchdb.engine import open_database
+    from switchdb.tables import metadata
+
+    customers = metadata.tables["customers"]
+    engine = open_database(sqlite_url)
+    base = {
+        "display_name": "X",
+        "status": "Active",
+        "currency": "USD",
+        "debit_limit": Decimal(0),
+        "minimum_payment": Decimal(0),
+        "tax_percent": Decimal(0),
+        "portal_access": False,
+        "channels": 0,
+        "flow_speed": 0,
+        "tags": [],
+        "annotations": {},
+    }
+    with engine.begin() as conn:
+        conn.execute(
+            customers.insert(), {**base, "namespace": "a", "name": "one", "labels": {"tier": "1", "region": "eu"}}
+        )
+        conn.execute(
+            customers.insert(), {**base, "namespace": "a", "name": "two", "labels": {"region": "eu", "tier": "1"}}
+        )
+        texts = conn.execute(sa.text("SELECT labels FROM customers ORDER BY name")).scalars().all()
+    engine.dispose()
+    assert texts[0] == texts[1] == '{"region": "eu", "tier": "1"}'
