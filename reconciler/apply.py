@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, upd
 from reconciler.mapping import ChildMap, KindMap
 from reconciler.observe import LiveState
 from reconciler.plan import Change, Plan
-from reconciler.rows import ObjectRows, Row, same
+from reconciler.rows import Row, same
 from resources.meta import ObjectKey
 from switchdb.tables import metadata
 
@@ -215,8 +215,3 @@ def execute_plan(
             progress(done, total)
     _record_ownership(conn, plan, live, writer.ids, revision_id)
     return revision_id
-
-
-def objects_of(plan: Plan) -> dict[ObjectKey, ObjectRows | None]:
-    """What each changed object looks like after the plan (None for deletes)."""
-    return {c.key: c.after for c in plan.changes}

@@ -67,21 +67,7 @@ def desired_rows(
         try:
             result[key] = object_rows(kinds[key.kind], obj, ctx)
         except SecretFieldError as exc:
-            position = state.position(key, ("spec", *exc.path))
-            problems.append(
-                Problem(
-                    f"cannot resolve secret: {exc.message}",
-                    file=position.file if position else None,
-                    line=position.line if position else None,
-                    column=position.column if position else None,
-                    kind=key.kind,
-                    namespace=key.namespace,
-                    name=key.name,
-                    field=".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in ("spec", *exc.path)).replace(
-                        ".[", "["
-                    ),
-                )
-            )
+            problems.append(state.problem(key, ("spec", *exc.path), f"cannot resolve secret: {exc.message}"))
     if problems:
         raise ValidationError(problems)
     return result

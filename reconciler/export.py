@@ -49,7 +49,7 @@ def manifest(kmap: KindMap, rows: ObjectRows) -> dict[str, Any]:
     spec = _fields_to_dict(kmap.fields, rows.row)
     for child in kmap.children:
         items = [_fields_to_dict(child.fields, r) for r in rows.children.get(child.table_name, [])]
-        if items or not any(f.path == (child.label,) for f in kmap.fields):
+        if items or child.nullable:  # an absent optional list differs from an empty one (rates vs ratesFrom)
             spec[child.label] = items
     metadata: dict[str, Any] = {"name": rows.key.name}
     if rows.key.namespace != DEFAULT_NAMESPACE:
@@ -59,9 +59,6 @@ def manifest(kmap: KindMap, rows: ObjectRows) -> dict[str, Any]:
             metadata[extra] = dict(rows.row[extra])
     for source_field in kmap.model.source_fields:
         spec.pop(source_field, None)  # e.g. a deck is exported inline; its CSV path means nothing here
-    empty_lists = [k for k, v in spec.items() if v == [] and k != "rates"]
-    for key in empty_lists:
-        spec.pop(key)
     return {"apiVersion": API_VERSION, "kind": rows.key.kind, "metadata": metadata, "spec": spec}
 
 

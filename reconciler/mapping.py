@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache, cached_property
 from typing import Any
 
@@ -79,6 +80,12 @@ class Derived:
     label: str | None = None  # how the diff names it, e.g. "password"
 
 
+def _key_text(value: Any) -> str:
+    if isinstance(value, datetime) and value.time() == datetime.min.time():
+        return value.date().isoformat()
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 @dataclass(frozen=True)
 class ChildMap:
     table: Table
@@ -88,14 +95,12 @@ class ChildMap:
     ordered: bool
     fields: tuple[FieldMap, ...]
     derived: tuple[Derived, ...] = ()
+    key_columns: tuple[str, ...] = ("position",)  # from switchdb.naming: what identifies a row
+    nullable: bool = False  # the list may be absent (an empty list then means something)
 
     @property
     def table_name(self) -> str:
         return self.table.name
-
-    @cached_property
-    def key_columns(self) -> tuple[str, ...]:
-        return ("position",) if self.ordered else ("prefix", "effective_from")
 
     @cached_property
     def compared_columns(self) -> tuple[str, ...]:
@@ -105,18 +110,30 @@ class ChildMap:
     def sensitive(self) -> frozenset[str]:
         return frozenset(c for d in self.derived if d.sensitive for c in d.columns)
 
+    @cached_property
+    def _column_labels(self) -> dict[str, str]:
+        labels = {c: d.label or c for d in self.derived for c in d.columns}
+        labels.update({f.column: f.label for f in self.fields})
+        return labels
+
+    def column_label(self, column: str) -> str:
+        """How a child column is named in a diff (``email``, ``password``)."""
+        return self._column_labels.get(column, column)
+
     def row_key(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(row.get(c) for c in self.key_columns)
 
+    @staticmethod
+    def key_order(key: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
+        """One order for keys with None in them (None first): desired and live lists line up."""
+        return tuple((v is not None, v) for v in key)
+
     def sort_key(self, row: Mapping[str, Any]) -> tuple[tuple[bool, Any], ...]:
-        """One order for desired and live rows (None first), so equal lists compare equal."""
-        return tuple((v is not None, v) for v in self.row_key(row))
+        return self.key_order(self.row_key(row))
 
     def key_label(self, key: tuple[Any, ...]) -> str:
-        if self.ordered:
-            return str(key[0])
-        prefix, when = key
-        return f"{prefix}@{when.date().isoformat()}" if when is not None else str(prefix)
+        """``3`` (a position), ``44`` or ``44@2026-01-01`` (a prefix, from a date)."""
+        return "@".join(_key_text(v) for v in key if v is not None)
 
     def show(self, row: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """A child row for people: spec names, sensitive values masked, empty values left out."""
@@ -240,6 +257,8 @@ def build_kind_map(kind: str) -> KindMap:
                 attr=attrs[-1],
                 parent_column=child.parent_column,
                 ordered=child.ordered,
+                key_columns=child.key_columns,
+                nullable=child.nullable,
                 fields=child_fields,
                 derived=DERIVED.get((kind, child.table), ()),
             )

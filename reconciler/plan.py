@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from reconciler.mapping import ChildMap, KindMap
+from reconciler.mapping import KindMap
 from reconciler.rows import ObjectRows, Row, canonical, same
 from resources.errors import Problem, TrunklineError
 from resources.meta import ObjectKey
@@ -114,40 +114,32 @@ def _empty(value: Any) -> bool:
     return value is None or value == {} or value == []
 
 
-def _row_diff(kmap: KindMap, before: Row | None, after: Row | None) -> dict[str, FieldDiff]:
+def _columns_diff(
+    columns: Iterable[str],
+    label: Callable[[str], str],
+    sensitive: frozenset[str],
+    before: Row | None,
+    after: Row | None,
+) -> dict[str, FieldDiff]:
+    """Changed columns of one row (an object's, or a child row's), named by spec path.
+
+    A create or delete leaves out empty values; sensitive values are never shown.
+    """
     diff: dict[str, FieldDiff] = {}
-    for column in kmap.compared_columns:
+    for column in columns:
         old = before.get(column) if before is not None else None
         new = after.get(column) if after is not None else None
         if before is not None and after is not None and same(old, new):
             continue
         if (before is None and _empty(new)) or (after is None and _empty(old)):
             continue
-        label = kmap.label(column)
-        if column in kmap.sensitive:
-            diff[label] = FieldDiff(SENSITIVE if old is not None else None, SENSITIVE if new is not None else None)
+        if column in sensitive:
+            diff[label(column)] = FieldDiff(
+                SENSITIVE if old is not None else None, SENSITIVE if new is not None else None
+            )
         else:
-            diff[label] = FieldDiff(old, new)
+            diff[label(column)] = FieldDiff(old, new)
     return diff
-
-
-def _child_sort_key(key: tuple[Any, ...]) -> list[tuple[bool, Any]]:
-    # A rate without effectiveFrom has None in its key; None sorts first instead of failing to compare.
-    return [(v is not None, v) for v in canonical(list(key))]
-
-
-def _changed_fields(child: ChildMap, before: Row, after: Row) -> list[tuple[str, FieldDiff]]:
-    """Field by field, so a changed contact password reads ``password: (sensitive) → (sensitive)``."""
-    changed: list[tuple[str, FieldDiff]] = []
-    for f in child.fields:
-        if not same(before.get(f.column), after.get(f.column)):
-            changed.append((f.label, FieldDiff(before.get(f.column), after.get(f.column))))
-    for d in child.derived:
-        if any(not same(before.get(c), after.get(c)) for c in d.columns):
-            label = d.label or d.columns[0]
-            plain = FieldDiff(before.get(d.columns[0]), after.get(d.columns[0]))
-            changed.append((label, FieldDiff(SENSITIVE, SENSITIVE) if d.sensitive else plain))
-    return changed
 
 
 def _child_diff(kmap: KindMap, before: ObjectRows | None, after: ObjectRows | None) -> dict[str, FieldDiff]:
@@ -158,24 +150,26 @@ def _child_diff(kmap: KindMap, before: ObjectRows | None, after: ObjectRows | No
         old = {child.row_key(r): r for r in old_rows}
         new = {child.row_key(r): r for r in new_rows}
         entries: list[tuple[str, FieldDiff]] = []
-        added = removed = changed = 0
-        for key in sorted(old.keys() | new.keys(), key=_child_sort_key):
+        added = removed = changed = shown = 0
+        for key in sorted(old.keys() | new.keys(), key=child.key_order):
             a, b = old.get(key), new.get(key)
             if a is not None and b is not None and all(same(a.get(c), b.get(c)) for c in child.compared_columns):
                 continue
             added += a is None
             removed += b is None
             changed += a is not None and b is not None
-            if len(entries) < MAX_CHILD_DETAILS:
+            if shown < MAX_CHILD_DETAILS:
+                shown += 1
                 name = f"{child.label}[{child.key_label(key)}]"
                 if a is not None and b is not None:
-                    entries.extend((f"{name}.{label}", d) for label, d in _changed_fields(child, a, b))
+                    fields = _columns_diff(child.compared_columns, child.column_label, child.sensitive, a, b)
+                    entries.extend((f"{name}.{label}", d) for label, d in fields.items())
                 else:
                     entries.append((name, FieldDiff(child.show(a), child.show(b))))
         if not entries:
             continue
         diff.update(entries)
-        hidden = added + removed + changed - len(entries)
+        hidden = added + removed + changed - shown
         if hidden > 0:
             diff[f"{child.label}[…]"] = FieldDiff(
                 f"{len(old_rows)} rows",
@@ -186,7 +180,9 @@ def _child_diff(kmap: KindMap, before: ObjectRows | None, after: ObjectRows | No
 
 def object_diff(kmap: KindMap, before: ObjectRows | None, after: ObjectRows | None) -> dict[str, FieldDiff]:
     """Field-level diff labelled with spec paths; sensitive values are never shown."""
-    diff = _row_diff(kmap, before.row if before else None, after.row if after else None)
+    diff = _columns_diff(
+        kmap.compared_columns, kmap.label, kmap.sensitive, before.row if before else None, after.row if after else None
+    )
     diff.update(_child_diff(kmap, before, after))
     return diff
 
@@ -280,17 +276,11 @@ def _immutable_problem(
     kmap: KindMap, key: ObjectKey, column: str, have: ObjectRows, want: ObjectRows, reason: str, sources: Any
 ) -> Problem:
     label = kmap.label(column)
-    position = sources.position(key, ("spec", *label.split("."))) if sources is not None else None
-    return Problem(
-        f"cannot change {label} from {have.row.get(column)} to {want.row.get(column)} once created: {reason}",
-        file=position.file if position else None,
-        line=position.line if position else None,
-        column=position.column if position else None,
-        kind=key.kind,
-        namespace=key.namespace,
-        name=key.name,
-        field=f"spec.{label}",
-    )
+    message = f"cannot change {label} from {have.row.get(column)} to {want.row.get(column)} once created: {reason}"
+    path = ("spec", *label.split("."))
+    if sources is not None:
+        return sources.problem(key, path, message)
+    return Problem(message, kind=key.kind, namespace=key.namespace, name=key.name, field=".".join(path))
 
 
 def _unique_conflicts(

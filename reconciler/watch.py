@@ -331,18 +331,14 @@ def _seconds(value: float) -> str:
 
 
 def parse_interval(text: str) -> float:
-    """``90``, ``90s``, ``5m``, ``1h``, ``1h30m`` → seconds (at least 1)."""
-    import re
+    """``90`` (seconds) or a duration as manifests write it (``90s``, ``5m``, ``1h30m``, ``1d``); at least 1 s."""
+    from resources.types import duration_seconds
 
     spec = text.strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", spec):
-        seconds = float(spec)
-    else:
-        parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", spec)
-        if not parts or "".join(n + u for n, u in parts) != spec:
-            raise ValueError(f"interval {text!r} is not a duration like 30s, 5m or 1h")
-        units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-        seconds = sum(float(n) * units[u] for n, u in parts)
+    try:
+        seconds = float(spec) if spec.replace(".", "", 1).isdigit() else float(duration_seconds(spec))
+    except ValueError:
+        raise ValueError(f"interval {text!r} is not a duration like 30s, 5m or 1h") from None
     if seconds < 1:
         raise ValueError(f"interval {text!r} is shorter than 1s")
     return seconds

@@ -6,6 +6,7 @@ a new kind gets them by declaring, not by code here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,18 +16,7 @@ from resources.state import DesiredState
 
 
 def _problem(state: DesiredState, obj: Resource, path: tuple[str, ...], message: str) -> Problem:
-    key = obj.key
-    position = state.position(key, ("spec", *path))
-    return Problem(
-        message,
-        file=position.file if position else None,
-        line=position.line if position else None,
-        column=position.column if position else None,
-        kind=key.kind,
-        namespace=key.namespace,
-        name=key.name,
-        field=".".join(("spec", *path)),
-    )
+    return state.problem(obj.key, ("spec", *path), message)
 
 
 def _where(state: DesiredState, key: ObjectKey) -> str:
@@ -82,32 +72,30 @@ def _currency(state: DesiredState, kind: str, namespace: str, name: str | None) 
     return getattr(obj.spec, "currency", None) if obj is not None else None
 
 
-# (kind, path of a RateCard reference) whose card must bill in the customer's currency.
-_CUSTOMER_CARDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("IngressRoute", ("rateCardRef",)),
-    ("Did", ("customerCardRef",)),
-)
+def _words(kind: str) -> str:
+    """``RateCard`` → ``rate card``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", kind).lower()
 
 
 def check_currencies(state: DesiredState) -> list[Problem]:
-    """A customer is billed from a rate card in its own currency: no silent conversion."""
+    """Referenced objects that must share a currency (``Reference.same_currency_as``) do."""
     problems: list[Problem] = []
-    for kind, path in _CUSTOMER_CARDS:
-        for obj in state.of_kind(kind):
+    for obj in state:
+        refs = {ref.path: ref for ref in type(obj).references}
+        for ref in refs.values():
+            if ref.same_currency_as is None:
+                continue
+            other = refs[ref.same_currency_as]
             namespace = obj.metadata.namespace
-            customer = _currency(state, "Customer", namespace, spec_value(obj.spec, ("customerRef",)))
-            card_name = spec_value(obj.spec, path)
-            card = _currency(state, "RateCard", namespace, card_name)
-            if customer and card and customer != card:
-                problems.append(
-                    _problem(
-                        state,
-                        obj,
-                        path,
-                        f"rate card {card_name!r} bills in {card} but customer "
-                        f"{spec_value(obj.spec, ('customerRef',))!r} pays in {customer}",
-                    )
+            name, other_name = spec_value(obj.spec, ref.path), spec_value(obj.spec, other.path)
+            mine = _currency(state, ref.target, namespace, name)
+            theirs = _currency(state, other.target, namespace, other_name)
+            if mine and theirs and mine != theirs:
+                message = (
+                    f"{_words(ref.target)} {name!r} bills in {mine} but {_words(other.target)} {other_name!r} "
+                    f"pays in {theirs}"
                 )
+                problems.append(_problem(state, obj, ref.path, message))
     return problems
 
 

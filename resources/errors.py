@@ -12,6 +12,7 @@ the object (kind/namespace/name), the field path in camelCase, and a message.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,6 +25,14 @@ class TrunklineError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def render_path(path: Sequence[Any]) -> str:
+    """``("spec", "contacts", 0, "email")`` → ``spec.contacts[0].email``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from ruamel.yaml.reader import ReaderError
 
 from resources.checks import check_all, check_uniqueness
 from resources.decks import load_deck, parse_deck
-from resources.errors import Problem, ValidationError
+from resources.errors import Problem, ValidationError, render_path
 from resources.gcpause import paused_gc
 from resources.kinds.ratecard import RateCard, duplicate_rates
 from resources.meta import DEFAULT_NAMESPACE, ObjectKey, Resource
@@ -139,13 +139,6 @@ def _field_path(loc: Sequence[Any]) -> list[Any]:
         if isinstance(part, int) or (isinstance(part, str) and part[:1].islower() and "[" not in part):
             path.append(part)
     return path
-
-
-def _render_path(path: Sequence[Any]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def _allowed_fields(model: type[Any], path: Sequence[Any]) -> list[str]:
@@ -294,7 +287,7 @@ class _Loader:
                     file,
                     index,
                     tuple(path),
-                    field=_render_path(path) or None,
+                    field=render_path(path) or None,
                     **ident,
                 )
             return
@@ -344,17 +337,7 @@ class _Loader:
 
     def object_problem(self, key: ObjectKey, message: str, path: tuple[Any, ...]) -> None:
         """A problem with a loaded object, positioned at ``path`` in its document."""
-        source = self.state.sources[key]
-        self.problem(
-            message,
-            source.file,
-            source.document,
-            path,
-            kind=key.kind,
-            namespace=key.namespace,
-            name=key.name,
-            field=_render_path(path),
-        )
+        self.problems.append(self.state.problem(key, path, message))
 
     def check_rates(self, card: RateCard) -> None:
         """Duplicate prefixes of inline rates (a deck's are found by ``parse_deck``, by CSV line)."""

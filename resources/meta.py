@@ -58,6 +58,9 @@ class Reference:
 
     path: tuple[str, ...]  # camelCase path inside spec, e.g. ("provider", "cardRef")
     target: str
+    # Another reference of the same object whose target must have the same ``currency`` (a
+    # customer is billed from a card in its own currency: no silent conversion).
+    same_currency_as: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from resources.errors import Problem, render_path
 from resources.meta import ObjectKey, Resource
 from resources.positions import Position, PositionIndex
 
@@ -44,6 +45,20 @@ class DesiredState:
         self.objects[obj.key] = obj
         if source is not None:
             self.sources[obj.key] = source
+
+    def problem(self, key: ObjectKey, path: tuple[Any, ...], message: str) -> Problem:
+        """A problem with one object, positioned at ``path`` (from the document root) when known."""
+        position = self.position(key, path)
+        return Problem(
+            message,
+            file=position.file if position else None,
+            line=position.line if position else None,
+            column=position.column if position else None,
+            kind=key.kind,
+            namespace=key.namespace,
+            name=key.name,
+            field=render_path(path) or None,
+        )
 
     def position(self, key: ObjectKey, path: tuple[Any, ...] = ()) -> Position | None:
         """File, line and column of an object (or one of its fields), found on demand."""

@@ -48,13 +48,11 @@ CHILD_TABLE_NAMES: dict[tuple[str, tuple[str, ...]], str] = {
     # A rate deck is the one child table big enough to be a noun of its own.
     ("RateCard", ("rates",)): "rates",
 }
-UNORDERED_CHILDREN: frozenset[tuple[str, tuple[str, ...]]] = frozenset(
-    {
-        # 100k-row decks are keyed by (prefix, effectiveFrom); a position column would turn an
-        # insert at the top of a deck into 100k updates.
-        ("RateCard", ("rates",)),
-    }
-)
+UNORDERED_CHILDREN: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {
+    # 100k-row decks are keyed by (prefix, effectiveFrom); a position column would turn an
+    # insert at the top of a deck into 100k updates. Value: the columns that identify a row.
+    ("RateCard", ("rates",)): ("prefix", "effective_from"),
+}
 JSON_LISTS: frozenset[tuple[str, tuple[str, ...]]] = frozenset(
     {
         # A handful of {email|phone|webhook}; nothing queries them, the alerter reads them whole.
@@ -101,6 +99,7 @@ class ChildTableSpec:
     parent_column: str
     ordered: bool
     nullable: bool = False  # the list itself may be absent (RateCard.spec.rates with ratesFrom)
+    key_columns: tuple[str, ...] = ("position",)  # what identifies a row within its parent
 
 
 def table_name(kind: str) -> str:
@@ -229,6 +228,7 @@ class _Walker:
                 parent_column=parent_column(self.kind),
                 ordered=(self.kind, path) not in UNORDERED_CHILDREN,
                 nullable=nullable,
+                key_columns=UNORDERED_CHILDREN.get((self.kind, path), ("position",)),
             )
             yield from self.model(item, path=path, names=names, table=child, nullable=False, list_path=path)
             return

@@ -27,3 +27,22 @@ def output_option(*choices: str, default: str = "text"):  # type: ignore[no-unty
         show_default=True,
         help="output format",
     )
+
+
+class Interval(click.ParamType):
+    """A duration option: ``90`` (seconds), ``90s``, ``5m``, ``1h30m`` → float seconds."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        from reconciler.watch import parse_interval
+
+        if isinstance(value, int | float):
+            return float(value)
+        try:
+            return parse_interval(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+INTERVAL = Interval()

@@ -64,7 +64,7 @@ class Did(Resource):
     table_fields: ClassVar[tuple[str, ...]] = ("number", "customerRef", "retail", "cost", "enabled")
     references: ClassVar[tuple[Reference, ...]] = (
         Reference(("customerRef",), "Customer"),
-        Reference(("customerCardRef",), "RateCard"),
+        Reference(("customerCardRef",), "RateCard", same_currency_as=("customerRef",)),
         Reference(("provider", "cardRef"), "RateCard"),
     )
     uniqueness: ClassVar[tuple[Uniqueness, ...]] = (

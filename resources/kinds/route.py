@@ -45,5 +45,5 @@ class IngressRoute(Resource):
     table_fields: ClassVar[tuple[str, ...]] = ("customerRef", "rateCardRef", "techPrefix", "priority", "enabled")
     references: ClassVar[tuple[Reference, ...]] = (
         Reference(("customerRef",), "Customer"),
-        Reference(("rateCardRef",), "RateCard"),
+        Reference(("rateCardRef",), "RateCard", same_currency_as=("customerRef",)),
     )

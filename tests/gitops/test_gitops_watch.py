@@ -176,7 +176,7 @@ def test_a_database_that_is_down_fails_the_tick_and_is_retried(remote, manifests
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("60", 60), ("60s", 60), ("5m", 300), ("1h", 3600), ("1h30m", 5400), ("1.5s", 1.5)],
+    [("60", 60), ("1.5", 1.5), ("60s", 60), ("5m", 300), ("1h", 3600), ("1h30m", 5400), ("1d", 86400)],
 )
 def test_interval_parsing(text, seconds):
     assert parse_interval(text) == seconds

@@ -6,20 +6,18 @@ import html
 import sys
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reconciler import reconcile
 from reconciler import sync as syncing
 from reconciler.apply import RevisionInfo
 from reconciler.cli.app import cli, db_option, output_option
+from reconciler.cli.approval import approve_and_apply
 from reconciler.cli.common import actor, describe_source, load_state, open_db
 from reconciler.cli.gitoptions import git_source, repo_options
-from reconciler.cli.output import console, err_console, print_json
+from reconciler.cli.output import console, print_json
 from reconciler.gitsource import GitSource
-from reconciler.reconcile import Options, StalePlanError
+from reconciler.reconcile import Options
 from reconciler.render import plan_markdown, print_plan
-
-PROGRESS_THRESHOLD = 1000  # below this many changes a bar is noise
 
 
 def _options(adopt: bool, prune: bool) -> Options:
@@ -118,44 +116,18 @@ def apply(
     """Plan, ask, and apply the changes in one transaction (all or nothing)."""
     state = load_state(paths)
     engine = open_db(db_url)
-    options = _options(adopt, prune)
     info = RevisionInfo(actor=actor(), source=describe_source(paths))
-    expected = None
-    if not auto_approve:
-        expected = reconcile.plan(engine, state, options=options)
-        print_plan(expected, console)
-        if expected.empty:
-            return
-        if not sys.stdin.isatty():
-            raise click.UsageError(
-                "refusing to apply without confirmation: stdin is not a terminal (use --auto-approve)"
-            )
-        click.confirm("Apply these changes?", abort=True)
-    try:
-        result = _apply_with_progress(engine, state, info, options, expected, quiet=output == "json")
-    except StalePlanError as exc:
-        err_console.print("[yellow]The database changed since the plan was shown. The plan is now:[/yellow]")
-        print_plan(exc.plan, err_console)
-        raise
+    result = approve_and_apply(
+        engine,
+        state,
+        info=info,
+        options=_options(adopt, prune),
+        auto_approve=auto_approve,
+        question="Apply these changes?",
+        quiet=output == "json",
+    )
     if output == "json":
         print_json({**result.plan.to_json(), "revision": result.revision_id})
         return
-    if auto_approve:
-        print_plan(result.plan, console)
     if result.revision_id is not None:
         console.print(f"[bold green]Applied[/bold green] as revision {result.revision_id}.")
-
-
-def _apply_with_progress(engine, state, info, options, expected, *, quiet: bool):  # type: ignore[no-untyped-def]
-    if quiet or not err_console.is_terminal:
-        return reconcile.apply(engine, state, info=info, options=options, expected=expected)
-    with Progress(
-        TextColumn("applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
-    ) as bar:
-        task = bar.add_task("apply", total=None)
-
-        def progress(done: int, total: int) -> None:
-            if total >= PROGRESS_THRESHOLD:
-                bar.update(task, completed=done, total=total)
-
-        return reconcile.apply(engine, state, info=info, options=options, expected=expected, progress=progress)

@@ -8,18 +8,15 @@ source says ``rollback to revision N``. Secrets are resolved now, from ``passwor
 
 from __future__ import annotations
 
-import sys
-
 import click
 from sqlalchemy import Engine, select
 
-from reconciler import reconcile
 from reconciler.apply import RevisionInfo
 from reconciler.cli.app import cli, db_option, output_option
+from reconciler.cli.approval import approve_and_apply
 from reconciler.cli.common import actor, open_db
-from reconciler.cli.output import console, err_console, print_json
-from reconciler.reconcile import Options, StalePlanError
-from reconciler.render import print_plan
+from reconciler.cli.output import console, print_json
+from reconciler.reconcile import Options
 from reconciler.snapshot import restore
 from resources.errors import TrunklineError
 from switchdb.tables import metadata
@@ -57,32 +54,21 @@ def rollback(revision: int, db_url: str | None, output: str, auto_approve: bool)
     try:
         data = stored_snapshot(engine, revision)
         state = restore(data)
-        options = Options()
         # The same bytes go on the new revision: rolling back to a rollback gives the same state.
         info = RevisionInfo(actor=actor(), source=f"rollback to revision {revision}", desired=data)
-        expected = None
-        if not auto_approve:
-            expected = reconcile.plan(engine, state, options=options)
-            print_plan(expected, console)
-            if expected.empty:
-                return
-            if not sys.stdin.isatty():
-                raise click.UsageError(
-                    "refusing to apply without confirmation: stdin is not a terminal (use --auto-approve)"
-                )
-            click.confirm(f"Roll back to revision {revision}?", abort=True)
-        try:
-            result = reconcile.apply(engine, state, info=info, options=options, expected=expected)
-        except StalePlanError as exc:
-            err_console.print("[yellow]The database changed since the plan was shown. The plan is now:[/yellow]")
-            print_plan(exc.plan, err_console)
-            raise
+        result = approve_and_apply(
+            engine,
+            state,
+            info=info,
+            options=Options(),
+            auto_approve=auto_approve,
+            question=f"Roll back to revision {revision}?",
+            quiet=output == "json",
+        )
     finally:
         engine.dispose()
     if output == "json":
         print_json({**result.plan.to_json(), "revision": result.revision_id, "rolledBackTo": revision})
         return
-    if auto_approve:
-        print_plan(result.plan, console)
     if result.revision_id is not None:
         console.print(f"[bold green]Rolled back[/bold green] to revision {revision} as revision {result.revision_id}.")

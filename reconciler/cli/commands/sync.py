@@ -10,25 +10,13 @@ from rich.markup import escape
 
 from reconciler import sync as syncing
 from reconciler import watch as watching
-from reconciler.cli.app import cli, db_option, output_option
+from reconciler.cli.app import INTERVAL, cli, db_option, output_option
 from reconciler.cli.common import actor, open_db
 from reconciler.cli.output import console, print_json
 from reconciler.gitsource import CACHE_ENV, GitSource
 from reconciler.notify import Notifier
 from reconciler.reconcile import Options
 from reconciler.render import print_plan
-
-
-class _Interval(click.ParamType):
-    name = "duration"
-
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        if isinstance(value, int | float):
-            return float(value)
-        try:
-            return watching.parse_interval(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 @cli.command()
@@ -50,7 +38,7 @@ class _Interval(click.ParamType):
     help="where repositories are cached (default: $TRUNKLINE_CACHE or ~/.cache/trunkline/git)",
 )
 @click.option("--watch", is_flag=True, help="keep syncing: fetch every --interval, apply new commits, correct drift")
-@click.option("--interval", type=_Interval(), default="60s", show_default=True, help="with --watch: time between ticks")
+@click.option("--interval", type=INTERVAL, default="60s", show_default=True, help="with --watch: time between ticks")
 @click.option(
     "--correct-drift/--no-correct-drift",
     default=True,
