@@ -129,6 +129,14 @@ def _apply(
     progress: Progress | None,
 ) -> ApplyResult:
     desired = desired_rows(kind_maps(), state, secrets or LocalSecrets(), keys=keys)
+    if expected is None:
+        # Most applies of a watch loop or a drift timer find nothing to do: look first without the
+        # write lock, which on SQLite would stop the rating sidecar's writes for the whole plan.
+        with engine.connect() as conn:
+            first, _ = _plan(conn, state, desired, options)
+            conn.rollback()
+        if first.empty:
+            return ApplyResult(first, None)
     with write_transaction(engine) as conn:
         current, live = _plan(conn, state, desired, options)
         if expected is not None and current.signature() != expected.signature():
