@@ -8,7 +8,7 @@ routes' dialStrings (``^1[2-9]``, ``^44``, ``^49``) accept, 80% answered.
 
 Steps, per backend:
 
-- ``load``: ``rating.directory.load`` (the sidecar's snapshot: the deck indexed once).
+- ``load``: ``rating.loading.load`` (the sidecar's snapshot: the deck indexed once).
 - ``price``: in-process rating, no database: ``rater.price`` (identify, route, longest prefix)
   plus ``charges.charge`` for each CDR. The issue's goal: >= 100k CDRs/s.
 - ``rate_cdrs``: end to end, batches of ``--batch`` CDRs, each ONE transaction (balances locked,
@@ -43,7 +43,7 @@ from gen import PASSWORD_ENV, generate
 from sqlalchemy import Engine
 
 import resources
-from rating import directory as directory_mod
+from rating import loading
 from rating.cdr import Cdr
 from rating.charges import charge
 from rating.rater import RATED, price, rate_cdrs
@@ -157,7 +157,7 @@ def run_backend(kind: str, carrier: Path, cdrs: list[Cdr], batch: int) -> list[l
         with timed(f"{kind}: apply the carrier", results):
             apply(engine, resources.load([carrier]), info=RevisionInfo("bench", "bench"))
         with engine.connect() as conn, timed(f"{kind}: load the directory", results):
-            loaded = directory_mod.load(conn, now=T0)
+            loaded = loading.load(conn, now=T0)
         with timed(f"{kind}: price + charge in process ({len(cdrs):,} CDRs)", results) as step:
             priced = [price(loaded, cdr) for cdr in cdrs]
             for p in priced:

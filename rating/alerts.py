@@ -39,6 +39,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from rating.ledger import money_text
 from rating.notify import FAILED, Attempt, Message, Notifier
 from rating.stats import Figures, floor_minute, window
 from resources.types import duration_seconds
@@ -86,7 +87,7 @@ class Evaluation:
             "alert": self.alert,
             "customer": self.customer,
             "area": self.area,
-            "value": None if self.value is None else format(self.value.normalize(), "f"),
+            "value": None if self.value is None else money_text(self.value),
             "before": self.before,
             "after": self.after,
             "event": self.event,
@@ -132,6 +133,7 @@ def evaluate(conn: Connection, now: datetime, *, notifier: Notifier) -> list[Eva
             alerts,
             customers.c.namespace.label("customer_namespace"),
             customers.c.name.label("customer_name"),
+            customers.c.status.label("customer_status"),  # the status apply wrote (a penalty never changes it)
         )
         .join(customers, customers.c.id == alerts.c.customer_id)
         .order_by(alerts.c.id)
@@ -151,11 +153,6 @@ def _penalty_of(conn: Connection, alert_id: int) -> Any:
     return conn.execute(select(alert_penalties).where(alert_penalties.c.alert_id == alert_id)).mappings().first()
 
 
-def _declared_status(conn: Connection, customer_id: int) -> str:
-    """The status apply wrote (a penalty never changes it)."""
-    return conn.execute(select(customers.c.status).where(customers.c.id == customer_id)).scalar_one()
-
-
 def _evaluate_one(conn: Connection, row: Any, now: datetime, notifier: Notifier) -> Evaluation:
     alert_id, customer_id, before = row["id"], row["customer_id"], row["state"]
     names = {
@@ -168,7 +165,7 @@ def _evaluate_one(conn: Connection, row: Any, now: datetime, notifier: Notifier)
     if held is not None and held["until"] <= now:
         _lift(conn, alert_id, customer_id)
         held, penalty = None, "Lifted"
-    if _declared_status(conn, customer_id) == INACTIVE:
+    if row["customer_status"] == INACTIVE:
         if held is not None:
             _lift(conn, alert_id, customer_id)
             penalty = "Lifted"
@@ -199,7 +196,7 @@ def _evaluate_one(conn: Connection, row: Any, now: datetime, notifier: Notifier)
         if not still:
             state, event = READY, "Reset"
             changes.update(state=READY, fired_at=None, last_sent_at=None)
-            if _penalty_of(conn, alert_id) is not None:
+            if held is not None:
                 _lift(conn, alert_id, customer_id)
                 penalty = "Lifted"
         elif _due(row, now):
@@ -262,13 +259,15 @@ def _send(
 
 
 def _impose(conn: Connection, row: Any, now: datetime) -> None:
-    customer_id = row["customer_id"]
-    previous = _declared_status(conn, customer_id)
     until = now + timedelta(seconds=duration_seconds(row["penalty"]))
     conn.execute(delete(alert_penalties).where(alert_penalties.c.alert_id == row["id"]))
     conn.execute(
         insert(alert_penalties).values(
-            alert_id=row["id"], customer_id=customer_id, previous_status=previous, since=now, until=until
+            alert_id=row["id"],
+            customer_id=row["customer_id"],
+            previous_status=row["customer_status"],
+            since=now,
+            until=until,
         )
     )
 

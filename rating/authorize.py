@@ -39,14 +39,15 @@ A leading ``+`` is removed from the CLI, PAI and dialed number: numbers are stor
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
+from rating.cdr import utc_text
 from rating.charges import Tariff, billed_seconds
-from rating.directory import Customer, Directory, Identified, IpAuth, Route, SipUser
+from rating.directory import Customer, Directory, Identified, IpAuth, Route, SipUser, digits, parse_address
+from rating.ledger import money_text
 from rating.limits import CallLimits, Scope
 
 Outcome = Literal["pass", "fail", "info"]
@@ -110,7 +111,7 @@ class Decision:
             "route": self.route,
             "rateCard": self.rate_card,
             "prefix": self.prefix,
-            "perMinute": None if self.per_minute is None else str(self.per_minute),
+            "perMinute": None if self.per_minute is None else money_text(self.per_minute),
             "currency": self.currency,
             "cli": self.cli,
             "pai": self.pai,
@@ -135,9 +136,9 @@ def authorize(
     """Decide one INVITE at ``now``; with ``reserve`` and a call id, an allowed call takes its channels."""
     decision = Decision(
         call_id=request.call_id,
-        cli=_digits(request.cli),
-        pai=None if request.pai is None else _digits(request.pai),
-        dialed=_digits(request.dialed),
+        cli=digits(request.cli),
+        pai=None if request.pai is None else digits(request.pai),
+        dialed=digits(request.dialed),
     )
     try:
         _run(directory, request, decision, now, limits, reserve)
@@ -158,7 +159,8 @@ def _run(
     received = decision.dialed or ""
 
     # 1. identify
-    auth, customer = _identify(directory, request, received, steps)
+    found = _identify(directory, request, received, steps)
+    auth, customer = found.auth, found.customer
     decision.customer = customer.ref
     decision.currency = customer.currency
 
@@ -169,12 +171,12 @@ def _run(
         _fail(steps, "customer", 403, "customer pending approval")
     penalty = directory.active_penalty(customer.id, now)
     if penalty is not None:
-        until = penalty.until.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        until = utc_text(penalty.until.astimezone(UTC))
         _fail(steps, "customer", 403, f"penalty: alert {penalty.alert} firing until {until}")
     steps.append(Step("customer", "pass", f"{customer.ref} is {customer.status}"))
 
     # 3. number normalisation
-    number = _normalise(auth, received, steps)
+    number = _normalise(found, received, steps)
 
     # 4. CLI rules
     decision.cli, decision.pai = _cli_rules(customer, decision.cli or "", decision.pai, received, steps)
@@ -182,11 +184,11 @@ def _run(
     # 5. route
     route, number = _select_route(directory, customer, auth, number, steps)
     decision.dialed = number
-    decision.route = f"{route.namespace}/{route.name}"
+    decision.route = route.ref
     card = directory.cards.get(route.rate_card_id)
     if card is None:  # the database's foreign key makes this a hand-built directory's mistake
         _fail(steps, "rate", 404, "no rate")
-    decision.rate_card = f"{card.namespace}/{card.name}"
+    decision.rate_card = card.ref
     if card.index is None:
         _fail(steps, "rate", 503, f"rate card {card.ref} cannot be used: {card.error}")
     if card.currency != customer.currency:
@@ -237,14 +239,7 @@ def _fail(steps: list[Step], name: str, sip_code: int, reason: str) -> Any:
     raise _Refused(sip_code, reason)
 
 
-def _digits(number: str) -> str:
-    number = number.strip()
-    return number[1:] if number.startswith("+") else number
-
-
-def _identify(
-    directory: Directory, request: Request, received: str, steps: list[Step]
-) -> tuple[IpAuth | SipUser, Customer]:
+def _identify(directory: Directory, request: Request, received: str, steps: list[Step]) -> Identified:
     found = directory.identify(
         dialed=received,
         source_ip=request.source_ip,
@@ -260,30 +255,28 @@ def _identify(
         if auth.ip_allow_list:
             source = None
             if request.source_ip is not None:
-                try:
-                    source = ipaddress.ip_address(request.source_ip)
-                except ValueError:
+                source = parse_address(request.source_ip)
+                if source is None:
                     _fail(steps, "identify", 400, f"invalid source IP {request.source_ip!r}")
             if source is None or not any(source in net for net in auth.ip_allow_list):
                 _fail(steps, "ip allow list", 403, f"source IP {request.source_ip} not in the allow list")
             steps.append(Step("ip allow list", "pass", f"{source} is allowed"))
-        return auth, customer
+        return found
     tech = f", techPrefix {auth.tech_prefix}" if auth.tech_prefix else ""
-    source = ipaddress.ip_address(request.source_ip or "")
+    source = parse_address(request.source_ip or "")  # identify parsed it (cached): never None here
     steps.append(Step("identify", "pass", f"IP {source} in {auth.network}{tech} ({auth.name}) of {customer.ref}"))
-    return auth, customer
+    return found
 
 
-def _normalise(auth: IpAuth | SipUser, received: str, steps: list[Step]) -> str:
+def _normalise(found: Identified, received: str, steps: list[Step]) -> str:
+    """``Directory.identify`` removed the techPrefix and stripDigits already; say so, then check the dialPattern."""
+    auth, number = found.auth, found.number
     if not isinstance(auth, IpAuth):
-        return received  # a route's techPrefix may still be removed when the route is chosen
-    number = received
+        return number  # a route's techPrefix may still be removed when the route is chosen
     notes = []
     if auth.tech_prefix:
-        number = number[len(auth.tech_prefix) :]
         notes.append(f"techPrefix {auth.tech_prefix} removed")
     if auth.strip_digits:
-        number = number[auth.strip_digits :]
         notes.append(f"{auth.strip_digits} digits stripped")
     if auth.dial_pattern is not None:
         if auth.dial_pattern.search(number) is None:

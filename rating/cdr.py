@@ -36,23 +36,23 @@ _RFC3339 = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?(?P<offset>[Zz]|[+-]\d{2}:\d{2})"
 )
 
-# Columns a rated export adds to a CDR; ignored on input so an export can be rated again.
-EXPORT_FIELDS = frozenset(
-    {
-        "customer",
-        "route",
-        "rateCard",
-        "prefix",
-        "perMinute",
-        "billedSeconds",
-        "packageSeconds",
-        "connectFee",
-        "cost",
-        "currency",
-        "status",
-        "reason",
-    }
+# Columns a rated export adds to a CDR, in export order (``rating.export``); ignored on input so an
+# export can be rated again.
+EXPORT_FIELDS: tuple[str, ...] = (
+    "customer",
+    "route",
+    "rateCard",
+    "prefix",
+    "perMinute",
+    "billedSeconds",
+    "packageSeconds",
+    "connectFee",
+    "cost",
+    "currency",
+    "status",
+    "reason",
 )
+_EXPORT_ONLY = frozenset(EXPORT_FIELDS)
 
 
 class CdrError(RatingError):
@@ -207,18 +207,18 @@ def cdr_from_mapping(record: Mapping[str, Any], line: int) -> tuple[Cdr | None, 
         except _Invalid as exc:
             errors.append(CdrError(line, name, str(exc)))
     for name in record:
-        if name not in _FIELDS and name not in EXPORT_FIELDS:
+        if name not in _FIELDS and name not in _EXPORT_ONLY:
             errors.append(CdrError(line, name, "is not a field of the CDR exchange format"))
     if errors:
         return None, errors
     start, answer, end = values["start"], values["answer"], values["end"]
     if end < start:
-        errors.append(CdrError(line, "end", f"is before start ({_iso(end)} < {_iso(start)})"))
+        errors.append(CdrError(line, "end", f"is before start ({utc_text(end)} < {utc_text(start)})"))
     if answer is not None:
         if answer < start:
-            errors.append(CdrError(line, "answer", f"is before start ({_iso(answer)} < {_iso(start)})"))
+            errors.append(CdrError(line, "answer", f"is before start ({utc_text(answer)} < {utc_text(start)})"))
         elif answer > end:
-            errors.append(CdrError(line, "answer", f"is after end ({_iso(answer)} > {_iso(end)})"))
+            errors.append(CdrError(line, "answer", f"is after end ({utc_text(answer)} > {utc_text(end)})"))
     if errors:
         return None, errors
     return Cdr(**values), []
@@ -258,7 +258,7 @@ def parse_csv(text: str) -> tuple[list[Cdr], list[CdrError]]:
     errors += [
         CdrError(1, name, "is not a column of the CDR exchange format")
         for name in names
-        if name not in _FIELDS and name not in EXPORT_FIELDS
+        if name not in _FIELDS and name not in _EXPORT_ONLY
     ]
     errors += [CdrError(1, name, "appears twice in the header") for name in _duplicates(names)]
     if errors:
@@ -299,5 +299,6 @@ def _json_type(value: Any) -> str:
     )
 
 
-def _iso(value: datetime) -> str:
+def utc_text(value: datetime) -> str:
+    """A time as the exchange format and the API write it: RFC 3339, UTC as ``Z``."""
     return value.isoformat().replace("+00:00", "Z")

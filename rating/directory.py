@@ -1,13 +1,11 @@
 """The declared state (and the money) authorization and rating need, held in memory: ONE view.
 
-``load(conn, now=...)`` reads it from the switch database in one pass: customers with their CLI
-rules, Ingress IP authentications, SIP users, ingress routes, rate cards (each deck indexed once
-into a ``PrefixIndex``: a 100k-row deck is one SELECT and a dict, never a SQL scan per call),
-packages, and the money as of ``now`` (``load_money``: balances, today's spend, package
-allowances left, active alert penalties). ``Directory(...)`` builds it from plain entries (the
-benchmarks and tests that need 1,000 customers without applying them). A directory is a
-snapshot: the sidecar loads a new one when a revision is applied and swaps it in whole;
-``revision`` is the newest ``trunkline_revisions.id`` at load time.
+``rating.loading.load(conn, now=...)`` reads it from the switch database in one pass (customers,
+authentications, routes, rate cards indexed once, packages, and the money as of ``now``).
+``Directory(...)`` builds it from plain entries (the benchmarks and tests that need 1,000
+customers without applying them). A directory is a snapshot: the sidecar loads a new one when a
+revision is applied and swaps it in whole; ``revision`` is the newest ``trunkline_revisions.id``
+at load time.
 
 ``authorize`` and the rater call the SAME two functions, so a CDR is rated as the customer and
 route its INVITE was authorized for:
@@ -41,20 +39,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
-
-from sqlalchemy import Connection, func, select
 
 from rating import RatingError
-from rating.charges import Tariff
-from rating.prefixes import Match, PrefixIndex
-from switchdb.tables import declared, trunkline_revisions
-from switchdb.tables import rating as operational
+from rating.prefixes import PrefixIndex
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _ZERO = Decimal(0)
@@ -183,9 +175,6 @@ class Card:
         return f"{self.namespace}/{self.name}"
 
 
-RateCard = Card
-
-
 @dataclass(frozen=True, slots=True)
 class Package:
     """A declared package with an allowance (the rater consumes it; ``Allowance`` is what is left)."""
@@ -197,12 +186,29 @@ class Package:
     end_date: date | None
     allowance_seconds: int  # minutes x 60 x quantity
     prefixes: tuple[str, ...] = ()  # empty: every destination
+    name: str = ""  # namespace/spec name, as an Allowance shows it
 
     def active_on(self, day: date) -> bool:
         return (self.start_date is None or self.start_date <= day) and (self.end_date is None or day <= self.end_date)
 
     def covers(self, number: str) -> bool:
         return not self.prefixes or number.startswith(self.prefixes)
+
+    def period_start(self, day: date) -> date:
+        """First day of the allowance period holding ``day`` (UTC days; weeks start on Monday).
+
+        ``OneOff`` is one period for the package's whole life, keyed by its start date (1970-01-01
+        without one): the rater writes usage under this key and authorization reads it back.
+        """
+        if self.frequency == "Daily":
+            return day
+        if self.frequency == "Weekly":
+            return day - timedelta(days=day.weekday())
+        if self.frequency == "Monthly":
+            return day.replace(day=1)
+        if self.frequency == "Yearly":
+            return day.replace(month=1, day=1)
+        return self.start_date or _EPOCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +220,7 @@ class Allowance:
     prefixes: tuple[str, ...] = ()
 
     def covers(self, number: str) -> bool:
-        return not self.prefixes or any(number.startswith(p) for p in self.prefixes)
+        return not self.prefixes or number.startswith(self.prefixes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,7 +380,7 @@ class Directory:
         realm: str | None = None,
     ) -> Identified | Unidentified:
         """The customer of a call and the number after its authentication, or why there is none."""
-        dialed = _digits(dialed)
+        dialed = digits(dialed)
         if username:
             user = self._sip_user(username, realm)
             if isinstance(user, Unidentified):
@@ -382,7 +388,7 @@ class Directory:
             return Identified(self.customers[user.customer_id], user, dialed, None)
         if not source_ip:
             return Unidentified(400, "no source IP or SIP username")
-        address = _address(source_ip)
+        address = parse_address(source_ip)
         if address is None:
             return Unidentified(400, f"invalid source IP {source_ip!r}")
         best: IpAuth | None = None
@@ -442,164 +448,14 @@ class Directory:
         return Routed(min(matching, key=lambda r: (-r.priority, r.id)), number, tech)
 
 
-def current_revision(conn: Connection) -> int | None:
-    """The newest applied revision (compare with ``Directory.revision`` to know when to reload)."""
-    return conn.execute(select(func.max(trunkline_revisions.c.id))).scalar()
-
-
-def load(conn: Connection, *, now: datetime) -> Directory:
-    """Read the directory from the switch database; the money as of ``now``."""
-    revision = current_revision(conn)
-    rules: dict[int, list[CliRule]] = {}
-    cr = declared.customer_cli_rules
-    for row in conn.execute(select(cr).order_by(cr.c.customer_id, cr.c.position)).mappings():
-        rules.setdefault(row["customer_id"], []).append(
-            CliRule(
-                cli=re.compile(row["cli"]),
-                pai=_compile(row["p_asserted_id"]),
-                rewrite_cli=row["rewrite_cli"],
-                rewrite_pai=row["rewrite_p_asserted_id"],
-                forced=row["forced"],
-                dialed_number_match=_compile(row["dialed_number_match"]),
-                position=row["position"],
-            )
-        )
-    customers = {
-        row["id"]: Customer(
-            id=row["id"],
-            namespace=row["namespace"],
-            name=row["name"],
-            status=row["status"],
-            currency=row["currency"],
-            debit_limit=row["debit_limit"],
-            channels=row["channels"],
-            flow_speed=row["flow_speed"],
-            daily_spend_limit=row["daily_spend_limit"],
-            cli_rules=tuple(rules.get(row["id"], ())),
-            tax_percent=row["tax_percent"],
-            minimum_payment=row["minimum_payment"],
-        )
-        for row in conn.execute(select(declared.customers)).mappings()
-    }
-    ip = declared.ip_authentications
-    ip_auths = []
-    for row in conn.execute(select(ip).where(ip.c.direction == "Ingress")).mappings():
-        try:
-            network = ipaddress.ip_network(row["address"], strict=False)
-        except ValueError:
-            continue  # a hostname: an INVITE (and its CDR) comes from an address, never a name
-        ip_auths.append(
-            IpAuth(
-                id=row["id"],
-                namespace=row["namespace"],
-                name=row["name"],
-                customer_id=row["customer_id"],
-                network=network,
-                port=row["port"],
-                tech_prefix=row["tech_prefix"] or None,
-                strip_digits=row["strip_digits"],
-                dial_pattern=_compile(row["dial_pattern"]),
-                channels=row["channels"],
-                flow_speed=row["flow_speed"],
-            )
-        )
-    sip_users = [
-        SipUser(
-            id=row["id"],
-            namespace=row["namespace"],
-            name=row["name"],
-            customer_id=row["customer_id"],
-            username=row["username"],
-            realm=row["realm"],
-            ip_allow_list=tuple(ipaddress.ip_network(c, strict=False) for c in row["ip_allow_list"] or ()),
-            channels=row["channels"],
-            flow_speed=row["flow_speed"],
-        )
-        for row in conn.execute(select(declared.credential_authentications)).mappings()
-    ]
-    routes = [
-        Route(
-            id=row["id"],
-            namespace=row["namespace"],
-            name=row["name"],
-            customer_id=row["customer_id"],
-            rate_card_id=row["rate_card_id"],
-            tech_prefix=row["tech_prefix"] or None,
-            dial_strings=tuple(DialString.parse(s) for s in row["dial_strings"] or ()),
-            priority=row["priority"],
-            recording=row["recording"],
-            sampling_percent=row["sampling_percent"],
-            channels=row["channels"],
-            flow_speed=row["flow_speed"],
-            max_duration=row["max_duration"],
-            over_limit_sip_code=row["over_limit_sip_code"],
-            enabled=row["enabled"],
-        )
-        for row in conn.execute(select(declared.ingress_routes)).mappings()
-    ]
-    packages: dict[int, list[Package]] = {}
-    p = declared.packages
-    for row in conn.execute(select(p).where(p.c.allowance_minutes.is_not(None)).order_by(p.c.id)).mappings():
-        packages.setdefault(row["customer_id"], []).append(
-            Package(
-                id=row["id"],
-                customer_id=row["customer_id"],
-                frequency=row["frequency"],
-                start_date=row["start_date"],
-                end_date=row["end_date"],
-                allowance_seconds=row["allowance_minutes"] * 60 * row["quantity"],
-                prefixes=tuple(row["allowance_prefixes"] or ()),
-            )
-        )
-    money = load_money(conn, now)
-    return Directory(
-        customers=customers,
-        ip_auths=ip_auths,
-        sip_users=sip_users,
-        routes=routes,
-        cards=_load_cards(conn),
-        balances=money.balances,
-        spent_today=money.spent_today,
-        allowances=money.allowances,
-        packages={customer: tuple(items) for customer, items in packages.items()},
-        penalties=money.penalties,
-        revision=revision,
-    )
-
-
-def load_money(conn: Connection, now: datetime) -> Money:
-    """Balances, money spent on calls today, package allowances left and penalties in force, as of ``now``."""
-    b = operational.balances
-    return Money(
-        balances={row.customer_id: row.amount for row in conn.execute(select(b.c.customer_id, b.c.amount))},
-        spent_today=_spent_today(conn, now),
-        allowances=_allowances(conn, now),
-        penalties=load_penalties(conn, now),
-    )
-
-
-def load_penalties(conn: Connection, now: datetime) -> dict[int, tuple[Penalty, ...]]:
-    """Alert penalties still in force at ``now``, per customer."""
-    ap, al = operational.alert_penalties, declared.alerts
-    query = (
-        select(ap.c.customer_id, ap.c.until, al.c.namespace, al.c.name)
-        .join(al, al.c.id == ap.c.alert_id)
-        .where(ap.c.until > now)
-        .order_by(ap.c.customer_id, ap.c.alert_id)
-    )
-    found: dict[int, list[Penalty]] = {}
-    for customer_id, until, namespace, name in conn.execute(query):
-        found.setdefault(customer_id, []).append(Penalty(f"{namespace}/{name}", customer_id, until))
-    return {customer: tuple(items) for customer, items in found.items()}
-
-
-def _digits(number: str) -> str:
+def digits(number: str) -> str:
+    """A number as stored: surrounding blanks and a leading ``+`` dropped."""
     number = number.strip()
     return number[1:] if number.startswith("+") else number
 
 
 @lru_cache(maxsize=65536)
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """A parsed IP address; a switch sends from few addresses, so parsing is cached."""
     try:
         return ipaddress.ip_address(text)
@@ -609,116 +465,3 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 def _specificity(auth: IpAuth) -> tuple[int, int, int]:
     return (auth.network.prefixlen, len(auth.tech_prefix or ""), -auth.id)
-
-
-def _compile(pattern: str | None) -> re.Pattern[str] | None:
-    return None if pattern is None else re.compile(pattern)
-
-
-def _load_cards(conn: Connection) -> dict[int, Card]:
-    cards: dict[int, dict[str, Any]] = {
-        row["id"]: dict(row) for row in conn.execute(select(declared.rate_cards)).mappings()
-    }
-    matches: dict[int, list[Match]] = {card_id: [] for card_id in cards}
-    tariffs: dict[tuple[object, ...], Tariff] = {}
-    r = declared.rates
-    columns = (
-        r.c.rate_card_id,
-        r.c.prefix,
-        r.c.name,
-        r.c.per_minute,
-        r.c.connect_fee,
-        r.c.minimum_seconds,
-        r.c.initial_increment,
-        r.c.subsequent_increment,
-        r.c.effective_from,
-        r.c.blocked,
-    )
-    for card_id, prefix, name, per_minute, fee, minimum, initial, subsequent, start, blocked in conn.execute(
-        select(*columns)
-    ):
-        card = cards[card_id]
-        key = (card_id, per_minute, fee, minimum, initial, subsequent, blocked)
-        tariff = tariffs.get(key)
-        if tariff is None:
-            # The card's defaults folded under the rate, as Tariff.from_rate does for models.
-            tariff = tariffs[key] = Tariff(
-                per_minute=per_minute,
-                connect_fee=card["defaults_connect_fee"] if fee is None else fee,
-                minimum_seconds=card["defaults_minimum_seconds"] if minimum is None else minimum,
-                initial_increment=card["defaults_initial_increment"] if initial is None else initial,
-                subsequent_increment=card["defaults_subsequent_increment"] if subsequent is None else subsequent,
-                precision=card["precision"],
-                rounding=card["rounding"],
-                blocked=blocked,
-            )
-        matches[card_id].append(Match(prefix, tariff, name, start))
-    loaded: dict[int, Card] = {}
-    for card_id, card in cards.items():
-        try:
-            index, error = PrefixIndex(matches[card_id]), None
-        except RatingError as exc:  # one bad deck must not stop the sidecar serving every other card
-            index, error = None, str(exc)
-        loaded[card_id] = Card(card_id, card["namespace"], card["name"], card["currency"], index, error)
-    return loaded
-
-
-def _spent_today(conn: Connection, now: datetime) -> dict[int, Decimal]:
-    """Money spent on calls since UTC midnight (call entries are negative amounts in the ledger)."""
-    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    ledger = operational.ledger
-    spent: dict[int, Decimal] = {}
-    # Summed in Python: Money is text on SQLite.
-    query = select(ledger.c.customer_id, ledger.c.amount).where(
-        ledger.c.entry_type == "call", ledger.c.at >= midnight, ledger.c.at < midnight + timedelta(days=1)
-    )
-    for customer_id, amount in conn.execute(query):
-        spent[customer_id] = spent.get(customer_id, _ZERO) - amount
-    return spent
-
-
-def period_start(frequency: str, today: date, start: date | None) -> date:
-    """First day of the package period holding ``today`` (UTC days; weeks start on Monday).
-
-    ``OneOff`` is one period for the package's whole life, keyed by its start date (1970-01-01
-    without one): the rater writes usage under this key and authorization reads it back.
-    """
-    if frequency == "Daily":
-        return today
-    if frequency == "Weekly":
-        return today - timedelta(days=today.weekday())
-    if frequency == "Monthly":
-        return today.replace(day=1)
-    if frequency == "Yearly":
-        return today.replace(month=1, day=1)
-    return start or _EPOCH
-
-
-def _allowances(conn: Connection, now: datetime) -> dict[int, tuple[Allowance, ...]]:
-    today = now.astimezone(UTC).date()
-    p, usage = declared.packages, operational.package_usage
-    used: dict[tuple[int, date], int] = {
-        (package_id, start): seconds
-        for package_id, start, seconds in conn.execute(
-            select(usage.c.package_id, usage.c.period_start, func.sum(usage.c.seconds_used)).group_by(
-                usage.c.package_id, usage.c.period_start
-            )
-        )
-    }
-    found: dict[int, list[Allowance]] = {}
-    for row in conn.execute(select(p).where(p.c.allowance_minutes.is_not(None)).order_by(p.c.id)).mappings():
-        if (row["start_date"] and row["start_date"] > today) or (row["end_date"] and row["end_date"] < today):
-            continue
-        total = row["allowance_minutes"] * 60 * row["quantity"]
-        spent = used.get((row["id"], period_start(row["frequency"], today, row["start_date"])), 0)
-        if total > spent:
-            found.setdefault(row["customer_id"], []).append(
-                Allowance(
-                    f"{row['namespace']}/{row['spec_name']}", total - spent, tuple(row["allowance_prefixes"] or ())
-                )
-            )
-    return {customer: tuple(items) for customer, items in found.items()}
-
-
-def networks(texts: Iterable[str]) -> tuple[IpNetwork, ...]:
-    return tuple(ipaddress.ip_network(t, strict=False) for t in texts)

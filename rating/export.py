@@ -20,26 +20,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from rating.cdr import FIELDS
+from rating.cdr import EXPORT_FIELDS, FIELDS, utc_text
 from rating.directory import Customer
 from rating.ledger import money_text
 from switchdb.tables import cdrs, customers, ingress_routes, rate_cards
 
-EXPORT_COLUMNS: tuple[str, ...] = (
-    *FIELDS,
-    "customer",
-    "route",
-    "rateCard",
-    "prefix",
-    "perMinute",
-    "billedSeconds",
-    "packageSeconds",
-    "connectFee",
-    "cost",
-    "currency",
-    "status",
-    "reason",
-)
+EXPORT_COLUMNS: tuple[str, ...] = (*FIELDS, *EXPORT_FIELDS)
 _ALWAYS = frozenset({"callId", "start", "end", "cli", "dialed", "sipCode", "billedSeconds", "packageSeconds", "status"})
 
 
@@ -147,4 +133,4 @@ def _money(value: Decimal | None) -> str | None:
 
 
 def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+    return None if value is None else utc_text(value)

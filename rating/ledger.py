@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from rating.directory import Customer
@@ -31,6 +31,35 @@ ZERO = Decimal(0)
 def money_text(value: Decimal) -> str:
     """``Decimal('100.00000000')`` (as PostgreSQL returns it) → ``'100'``; one text per amount."""
     return "0" if value == 0 else format(value.normalize(), "f")
+
+
+def writing(conn: Connection) -> Connection:
+    """``conn`` for a transaction that moves money: on SQLite it takes the write lock at BEGIN (IMMEDIATE)."""
+    return conn.execution_options(sqlite_begin="IMMEDIATE") if conn.dialect.name == "sqlite" else conn
+
+
+def line(
+    customer_id: int,
+    currency: str,
+    entry_type: str,
+    amount: Decimal,
+    *,
+    at: datetime,
+    reference: str | None,
+    description: str | None,
+    balance_after: Decimal,
+) -> dict[str, object]:
+    """One ``ledger`` row, as every writer of money inserts it."""
+    return {
+        "customer_id": customer_id,
+        "at": at,
+        "entry_type": entry_type,
+        "amount": amount,
+        "currency": currency,
+        "reference": reference,
+        "description": description,
+        "balance_after": balance_after,
+    }
 
 
 def dialect_insert(conn: Connection, table: Any) -> Any:
@@ -97,7 +126,3 @@ def ledger_sum(conn: Connection, customer_id: int) -> Decimal:
     """The sum of a customer's ledger lines, added in Python (Money is text on SQLite)."""
     amounts = conn.execute(select(ledger.c.amount).where(ledger.c.customer_id == customer_id)).scalars()
     return sum(amounts, ZERO)
-
-
-def ledger_count(conn: Connection, customer_id: int) -> int:
-    return conn.execute(select(func.count()).where(ledger.c.customer_id == customer_id)).scalar_one()

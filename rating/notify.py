@@ -8,6 +8,9 @@ alert's state change. There is no SMS gateway: a phone recipient is recorded as 
 ``Unsupported`` channel, once, and is not retried. Email goes through ``smtplib`` to a
 configured host:port (no TLS or login: the relay next to the switch), webhooks are an HTTP POST
 of the message as JSON through ``urllib`` with a timeout.
+
+``post_json`` and ``retry`` are the one webhook poster and retry loop of Trunkline: the sync
+loop's notifications (``reconciler.notify``) use them too.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
+
+from rating.ledger import money_text
 
 SENT, FAILED, UNSUPPORTED = "Sent", "Failed", "Unsupported"
 
@@ -44,7 +49,8 @@ class Message:
 
     @property
     def subject(self) -> str:
-        return f"[Trunkline] {self.customer}: {self.area} {_text(self.value)} {self.operator} {_text(self.threshold)}"
+        condition = f"{self.area} {money_text(self.value)} {self.operator} {money_text(self.threshold)}"
+        return f"[Trunkline] {self.customer}: {condition}"
 
     @property
     def body(self) -> str:
@@ -52,8 +58,8 @@ class Message:
         return (
             f"Alert {self.name!r} ({self.alert}) for customer {self.customer} is firing{again}.\n\n"
             f"Area:      {self.area}\n"
-            f"Value:     {_text(self.value)}\n"
-            f"Condition: {self.area} {self.operator} {_text(self.threshold)}\n"
+            f"Value:     {money_text(self.value)}\n"
+            f"Condition: {self.area} {self.operator} {money_text(self.threshold)}\n"
             f"At:        {self.at.isoformat()}\n"
         )
 
@@ -64,15 +70,11 @@ class Message:
             "name": self.name,
             "area": self.area,
             "operator": self.operator,
-            "threshold": _text(self.threshold),
-            "value": _text(self.value),
+            "threshold": money_text(self.threshold),
+            "value": money_text(self.value),
             "event": self.event,
             "at": self.at.isoformat(),
         }
-
-
-def _text(value: Decimal) -> str:
-    return "0" if value == 0 else format(value.normalize(), "f")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,16 +121,19 @@ class Notifier:
             return [Attempt(channel, address, 1, UNSUPPORTED, "no SMS gateway is configured")]
         send = self._email if channel == "email" else self._webhook
         attempts: list[Attempt] = []
-        for n in range(1, self.retries + 2):
-            try:
-                send(address, message)
-            except (OSError, smtplib.SMTPException, ValueError) as exc:
-                attempts.append(Attempt(channel, address, n, FAILED, f"cannot send {channel}: {exc}"))
-                if n <= self.retries:
-                    self.sleep(self.backoff * 2 ** (n - 1))
-                continue
-            attempts.append(Attempt(channel, address, n, SENT))
-            break
+
+        def failed(n: int, exc: Exception) -> None:
+            attempts.append(Attempt(channel, address, n, FAILED, f"cannot send {channel}: {exc}"))
+
+        if retry(
+            lambda: send(address, message),
+            attempts=self.retries + 1,
+            delay=self.backoff,
+            sleep=self.sleep,
+            failed=failed,
+            errors=(OSError, smtplib.SMTPException, ValueError),
+        ):
+            attempts.append(Attempt(channel, address, len(attempts) + 1, SENT))
         return attempts
 
     def _email(self, address: str, message: Message) -> None:
@@ -145,16 +150,43 @@ class Notifier:
             smtp.send_message(mail)
 
     def _webhook(self, url: str, message: Message) -> None:
-        if not url.lower().startswith(("http://", "https://")):
-            raise ValueError(f"not an http(s) URL: {url}")
-        request = urllib.request.Request(
-            url,
-            data=json.dumps(message.as_json()).encode(),
-            headers={"Content-Type": "application/json", "User-Agent": "trunkline-alerts"},
-            method="POST",
-        )
+        post_json(url, json.dumps(message.as_json()).encode(), self.timeout, user_agent="trunkline-alerts")
+
+
+def post_json(url: str, body: bytes, timeout: float, *, user_agent: str) -> None:
+    """POST a JSON body; an HTTP error status is an ``OSError`` saying it, a non-http(s) URL a ``ValueError``."""
+    if not url.lower().startswith(("http://", "https://")):
+        raise ValueError(f"not an http(s) URL: {url}")
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json", "User-Agent": user_agent}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:  # a subclass of OSError; keep the status, never the URL
+        raise OSError(f"HTTP {exc.code} {exc.reason}") from exc
+
+
+def retry(
+    send: Callable[[], None],
+    *,
+    attempts: int,
+    delay: float,
+    sleep: Callable[[float], None] = time.sleep,
+    failed: Callable[[int, Exception], None] = lambda attempt, error: None,
+    errors: tuple[type[Exception], ...] = (OSError, ValueError),
+) -> bool:
+    """Call ``send`` up to ``attempts`` times, waiting ``delay * 2**n`` after the n-th failure; True once it works.
+
+    ``failed(attempt, error)`` hears of every failed attempt (1-based) before the wait.
+    """
+    for attempt in range(1, attempts + 1):
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                response.read()
-        except urllib.error.HTTPError as exc:  # a subclass of OSError; keep the status in the record
-            raise OSError(f"HTTP {exc.code} {exc.reason}") from exc
+            send()
+        except errors as exc:
+            failed(attempt, exc)
+            if attempt < attempts:
+                sleep(delay * 2 ** (attempt - 1))
+            continue
+        return True
+    return False

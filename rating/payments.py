@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 
 from rating import RatingError
 from rating.directory import Customer
-from rating.ledger import lock_balances, money_text, write_balances
+from rating.ledger import line, lock_balances, money_text, write_balances, writing
 from switchdb.tables import ledger, payments
 from switchdb.tables.rating import PAYMENT_STATUSES
 
@@ -75,9 +75,8 @@ def add_payment(
         )
     now = now or datetime.now(UTC)
     tax = tax_of(amount, customer.tax_percent)
-    conn_options = {"sqlite_begin": "IMMEDIATE"} if engine.dialect.name == "sqlite" else {}
-    with engine.connect() as conn:
-        conn = conn.execution_options(**conn_options)
+    with engine.connect() as raw:
+        conn = writing(raw)
         with conn.begin():
             payment_id = conn.execute(
                 payments.insert().returning(payments.c.id),
@@ -97,30 +96,27 @@ def add_payment(
                 after = received - tax
                 reference = f"payment:{payment_id}"
                 lines = [
-                    _line(customer, now, "payment", amount + tax, reference, description, received),
-                    _line(customer, now, "tax", -tax, reference, f"tax {customer.tax_percent}%", after),
+                    line(
+                        customer.id,
+                        customer.currency,
+                        "payment",
+                        amount + tax,
+                        at=now,
+                        reference=reference,
+                        description=description,
+                        balance_after=received,
+                    ),
+                    line(
+                        customer.id,
+                        customer.currency,
+                        "tax",
+                        -tax,
+                        at=now,
+                        reference=reference,
+                        description=f"tax {customer.tax_percent}%",
+                        balance_after=after,
+                    ),
                 ]
                 conn.execute(ledger.insert(), lines if tax else lines[:1])
                 write_balances(conn, {customer.id: after}, now)
     return Payment(payment_id, customer.ref, amount, tax, status, description, after)
-
-
-def _line(
-    customer: Customer,
-    now: datetime,
-    entry_type: str,
-    amount: Decimal,
-    reference: str,
-    description: str | None,
-    balance_after: Decimal,
-) -> dict[str, object]:
-    return {
-        "customer_id": customer.id,
-        "at": now,
-        "entry_type": entry_type,
-        "amount": amount,
-        "currency": customer.currency,
-        "reference": reference,
-        "description": description,
-        "balance_after": balance_after,
-    }

@@ -45,8 +45,7 @@ from rating import RatingError
 from rating.cdr import Cdr
 from rating.charges import charge
 from rating.directory import Card, Customer, Directory, Identified, Package, Route
-from rating.directory import period_start as _period_start
-from rating.ledger import ZERO, dialect_insert, lock_balances, write_balances
+from rating.ledger import ZERO, dialect_insert, line, lock_balances, write_balances, writing
 from rating.prefixes import Match
 from switchdb.tables import cdrs as cdrs_table
 from switchdb.tables import ledger, package_usage
@@ -71,6 +70,7 @@ class _Priced:
     card: Card | None = None
     match: Match | None = None
     number: str = ""
+    pools: list[tuple[Package, date]] = field(default_factory=list)  # packages an answered Rated call may use
     # Filled in under the locks:
     billed: int = 0
     package_seconds: int = 0
@@ -114,11 +114,6 @@ class RateResult:
         self.outcomes.extend(other.outcomes)
 
 
-def period_start(package: Package, day: date) -> date:
-    """The first day of the allowance period holding ``day`` (UTC calendar periods; weeks start Monday)."""
-    return _period_start(package.frequency, day, package.start_date)
-
-
 def price(directory: Directory, cdr: Cdr) -> _Priced:
     """Customer, route and rate of one call; no database access."""
     found = directory.identify(
@@ -150,6 +145,13 @@ def price(directory: Directory, cdr: Cdr) -> _Priced:
         priced.status, priced.reason = REJECTED, f"prefix {match.prefix} is blocked on rate card {card.ref}"
         return priced
     priced.status = RATED
+    if cdr.answered:
+        day = priced.at.date()
+        priced.pools = [
+            (package, package.period_start(day))
+            for package in directory.packages.get(customer.id, ())
+            if package.active_on(day) and package.covers(number)
+        ]
     return priced
 
 
@@ -171,11 +173,10 @@ def rate_cdrs(engine: Engine, directory: Directory, cdrs: Iterable[Cdr], *, now:
         result.outcomes = [replace(o, customer=owners.get(o.call_id)) for o in result.outcomes]
     for attempt in range(_RETRIES):
         try:
-            with engine.connect() as conn:
-                if conn.dialect.name == "sqlite":
-                    conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with engine.connect() as raw:
+                conn = writing(raw)
                 with conn.begin():
-                    stored = _store(conn, directory, batch, now)
+                    stored = _store(conn, batch, now)
             break
         except _Race:
             if attempt == _RETRIES - 1:
@@ -210,7 +211,7 @@ def rate_cdrs(engine: Engine, directory: Directory, cdrs: Iterable[Cdr], *, now:
     return result
 
 
-def _store(conn: Connection, directory: Directory, batch: list[_Priced], now: datetime) -> set[str]:
+def _store(conn: Connection, batch: list[_Priced], now: datetime) -> set[str]:
     """Steps 1-5 of the module docstring; returns the call ids this transaction stored."""
     for priced in batch:  # a retried transaction starts over
         priced.billed, priced.package_seconds, priced.connect_fee, priced.cost, priced.usage = 0, 0, None, None, []
@@ -218,9 +219,9 @@ def _store(conn: Connection, directory: Directory, batch: list[_Priced], now: da
     existing = _existing(conn, [p.cdr.call_id for p in batch])
     new = [p for p in batch if p.cdr.call_id not in existing]
     rated = sorted((p for p in new if p.status == RATED), key=lambda p: (p.at, p.cdr.call_id))
-    used = _lock_usage(conn, directory, rated)
+    used = _lock_usage(conn, rated)
     for priced in rated:
-        _charge(directory, priced, used)
+        _charge(priced, used)
     rows = [_row(p, now) for p in sorted(new, key=lambda p: p.cdr.call_id)]
     inserted = _insert_cdrs(conn, rows)
     if any(p.cdr.call_id not in inserted and (p.cost or p.package_seconds) for p in rated):
@@ -240,16 +241,16 @@ def _store(conn: Connection, directory: Directory, batch: list[_Priced], now: da
         after = balance[customer.id] = balance[customer.id] - priced.cost
         touched[customer.id] = after
         lines.append(
-            {
-                "customer_id": customer.id,
-                "at": now,
-                "entry_type": "call",
-                "amount": -priced.cost,
-                "currency": customer.currency,
-                "reference": priced.cdr.call_id,
-                "description": f"call to {priced.number} (prefix {priced.match.prefix})",
-                "balance_after": after,
-            }
+            line(
+                customer.id,
+                customer.currency,
+                "call",
+                -priced.cost,
+                at=now,
+                reference=priced.cdr.call_id,
+                description=f"call to {priced.number} (prefix {priced.match.prefix})",
+                balance_after=after,
+            )
         )
     if lines:
         conn.execute(ledger.insert(), lines)
@@ -320,19 +321,9 @@ def _existing(conn: Connection, call_ids: Sequence[str]) -> set[str]:
     return found
 
 
-def _packages_of(directory: Directory, priced: _Priced) -> list[tuple[Package, date]]:
-    assert priced.customer is not None
-    day = priced.at.date()
-    return [
-        (package, period_start(package, day))
-        for package in directory.packages.get(priced.customer.id, ())
-        if package.active_on(day) and package.covers(priced.number.removeprefix("+"))
-    ]
-
-
-def _lock_usage(conn: Connection, directory: Directory, rated: list[_Priced]) -> dict[tuple[int, date], int]:
+def _lock_usage(conn: Connection, rated: list[_Priced]) -> dict[tuple[int, date], int]:
     """Create and lock the package periods answered calls may draw on; (package id, period) → seconds used."""
-    keys = sorted({(pkg.id, period) for p in rated if p.cdr.answered for pkg, period in _packages_of(directory, p)})
+    keys = sorted({(pkg.id, period) for p in rated for pkg, period in p.pools})
     if not keys:
         return {}
     conn.execute(
@@ -352,11 +343,11 @@ def _lock_usage(conn: Connection, directory: Directory, rated: list[_Priced]) ->
     return used
 
 
-def _charge(directory: Directory, priced: _Priced, used: dict[tuple[int, date], int]) -> None:
+def _charge(priced: _Priced, used: dict[tuple[int, date], int]) -> None:
     """Price one call, consuming package allowances (in package id order) before money."""
     assert priced.match is not None
     duration = priced.cdr.duration_s
-    pools = [(pkg, period) for pkg, period in _packages_of(directory, priced)] if duration else []
+    pools = priced.pools if duration else []
     left = {(pkg.id, period): pkg.allowance_seconds - used[(pkg.id, period)] for pkg, period in pools}
     available = sum(max(0, seconds) for seconds in left.values())
     result = charge(duration, priced.match.tariff, package_seconds=available)

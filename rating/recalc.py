@@ -41,7 +41,7 @@ from rating import RatingError
 from rating.cdr import Cdr
 from rating.charges import charge
 from rating.directory import Customer, Directory
-from rating.ledger import ZERO, lock_balances, money_text, write_balances
+from rating.ledger import ZERO, line, lock_balances, money_text, write_balances, writing
 from rating.rater import RATED, price
 from rating.stats import roll_up
 from switchdb.tables import cdrs, ledger
@@ -114,8 +114,7 @@ def recalc(
                 return _plan(conn, *args, lock=False)
             finally:
                 conn.rollback()
-        if conn.dialect.name == "sqlite":
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        conn = writing(conn)
         with conn.begin():
             owners = [directory.customers[i] for i in _customer_ids(conn, *args[1:4]) if i in directory.customers]
             balance = lock_balances(conn, owners, now)
@@ -251,20 +250,20 @@ def _write(conn: Connection, result: Recalc, balance: dict[int, Decimal], now: d
         after = balance[change.customer_id] = balance[change.customer_id] + amount
         touched[change.customer_id] = after
         lines.append(
-            {
-                "customer_id": change.customer_id,
-                "at": now,
-                "entry_type": "recalc",
-                "amount": amount,
-                "currency": change.currency,
-                "reference": change.call_id,
-                "description": (
+            line(
+                change.customer_id,
+                change.currency,
+                "recalc",
+                amount,
+                at=now,
+                reference=change.call_id,
+                description=(
                     f"recalc: duration {change.old_duration} s -> {change.new_duration} s, "
                     f"billed {change.old_billed} s -> {change.new_billed} s, "
                     f"cost {money_text(change.old_cost)} -> {money_text(change.new_cost)}"
                 ),
-                "balance_after": after,
-            }
+                balance_after=after,
+            )
         )
     if lines:
         conn.execute(ledger.insert(), lines)

@@ -10,7 +10,7 @@ the view: active dialogs survive a reload.
 - ``refresh()`` is the poll step (every ``--reload-interval``): one ``max(trunkline_revisions.id)``
   query; a new revision reloads everything. Otherwise, when the ledger moved (``max(ledger.id)``),
   the alert penalties changed or the UTC day changed, only the money part of the directory
-  (``directory.load_money``: balances, today's spend, package allowances left, penalties) is
+  (``loading.load_money``: balances, today's spend, package allowances left, penalties) is
   re-read, so a 100k-prefix deck is not re-indexed after every CDR batch.
 - ``current()`` is what rating calls before each batch: a CDR must never be rated (and stored,
   exactly once, as Rejected) against a directory older than the database's newest revision.
@@ -28,8 +28,8 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, Engine, func, select
 
-from rating import directory as directory_mod
-from rating.directory import Directory, current_revision
+from rating import loading
+from rating.directory import Directory
 from rating.limits import CallLimits
 from switchdb.tables import ledger
 from switchdb.tables.rating import alert_penalties
@@ -43,10 +43,13 @@ MoneyMark = tuple[int | None, date, tuple[tuple[int, datetime], ...]]
 class View:
     """One consistent snapshot of the declared state (and of the money, as of ``money_mark``)."""
 
-    revision: int | None
     directory: Directory
     loaded_at: datetime
     money_mark: MoneyMark  # (max ledger id, UTC day, penalties) the directory's money was read at
+
+    @property
+    def revision(self) -> int | None:
+        return self.directory.revision
 
 
 def _snapshot(conn: Connection) -> Connection:
@@ -69,8 +72,8 @@ def load_view(engine: Engine, now: datetime) -> View:
         conn = _snapshot(raw)
         with conn.begin():
             mark = _money_mark(conn, now)
-            loaded = directory_mod.load(conn, now=now)
-    return View(loaded.revision, loaded, now, mark)
+            loaded = loading.load(conn, now=now)
+    return View(loaded, now, mark)
 
 
 def _reload_money(engine: Engine, view: View, now: datetime) -> View:
@@ -78,9 +81,9 @@ def _reload_money(engine: Engine, view: View, now: datetime) -> View:
     with engine.connect() as raw:
         conn = _snapshot(raw)
         with conn.begin():
-            revision = current_revision(conn)
+            revision = loading.current_revision(conn)
             mark = _money_mark(conn, now)
-            money = directory_mod.load_money(conn, now)
+            money = loading.load_money(conn, now, packages=view.directory.packages)
     if revision != view.revision:  # an apply landed in between: take all of it
         return load_view(engine, now)
     return replace(view, directory=view.directory.with_money(money), money_mark=mark)
@@ -121,7 +124,7 @@ class SidecarState:
                 self._swap(load_view(self.engine, now))
                 return True
             with self.engine.connect() as conn:
-                revision = current_revision(conn)
+                revision = loading.current_revision(conn)
                 mark = _money_mark(conn, now)
             if revision != view.revision:
                 self._swap(load_view(self.engine, now))
@@ -136,7 +139,7 @@ class SidecarState:
         view = self._view
         if view is not None:
             with self.engine.connect() as conn:
-                if current_revision(conn) == view.revision:
+                if loading.current_revision(conn) == view.revision:
                     return view
         self.refresh()
         assert self._view is not None

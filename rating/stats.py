@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, delete, insert, or_, select
 
+from rating.cdr import utc_text
 from switchdb.tables.rating import cdrs, stats_minute
 
 Granularity = Literal["minute", "day", "month"]
@@ -127,7 +128,7 @@ class Figures:
             return None if value is None else float(value.quantize(Decimal(places)))
 
         return {
-            "start": None if self.start is None else self.start.isoformat().replace("+00:00", "Z"),
+            "start": None if self.start is None else utc_text(self.start),
             "attempts": self.attempts,
             "answered": self.answered,
             "busy": self.busy,

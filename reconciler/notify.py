@@ -7,7 +7,8 @@ behind Trunkline's back; ``corrected`` says whether they were put back). Each ``
 - as JSON ``{event, commit, summary, revision, message, time, source, corrected}`` to ``--notify-webhook``;
 - as ``{"text": ...}`` to ``--notify-slack`` (Slack, Mattermost and Rocket.Chat incoming webhooks).
 
-Delivery uses the standard library (``urllib``) with a timeout and a few retries. A notification
+Delivery is ``rating.notify``'s webhook poster and retry loop (the alerts' webhooks use the same
+code): the standard library (``urllib``) with a timeout and a few retries. A notification
 that cannot be delivered is logged and dropped: the switch database is what matters, and a chat
 service being down must never stop a sync. Webhook URLs are credentials (a Slack hook's path is its
 token), so logs show only their scheme and host. Events carry plan summaries and field names,
@@ -20,12 +21,13 @@ import json
 import logging
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
+
+from rating.notify import post_json, retry
 
 log = logging.getLogger("trunkline.notify")
 
@@ -98,14 +100,7 @@ Post = Callable[[str, bytes, float], None]  # (url, JSON body, timeout): raises 
 
 
 def _post(url: str, body: bytes, timeout: float) -> None:
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # http(s) only: checked in Notifier
-        response.read()
+    post_json(url, body, timeout, user_agent=USER_AGENT)
 
 
 @dataclass
@@ -139,20 +134,20 @@ class Notifier:
 
     def _deliver(self, url: str, payload: dict[str, Any], what: str) -> bool:
         body = json.dumps(payload).encode()
-        delay = self.retry_delay
-        for attempt in range(1, self.attempts + 1):
-            try:
-                self.post(url, body, self.timeout)
-                return True
-            except (OSError, ValueError) as exc:  # URLError/HTTPError/timeouts are OSErrors
-                reason = _reason(exc)
-                if attempt == self.attempts:
-                    log.warning("cannot notify %s %s after %d attempts: %s", what, safe_url(url), attempt, reason)
-                    return False
-                log.info("cannot notify %s %s (attempt %d): %s; retrying", what, safe_url(url), attempt, reason)
-                time.sleep(delay)
-                delay *= 2
-        return False  # pragma: no cover - the loop always returns
+
+        def failed(attempt: int, exc: Exception) -> None:  # URLError/HTTPError/timeouts are OSErrors
+            if attempt == self.attempts:
+                log.warning("cannot notify %s %s after %d attempts: %s", what, safe_url(url), attempt, _reason(exc))
+            else:
+                log.info("cannot notify %s %s (attempt %d): %s; retrying", what, safe_url(url), attempt, _reason(exc))
+
+        return retry(
+            lambda: self.post(url, body, self.timeout),
+            attempts=self.attempts,
+            delay=self.retry_delay,
+            sleep=time.sleep,
+            failed=failed,
+        )
 
 
 def _reason(exc: BaseException) -> str:

@@ -115,7 +115,7 @@ def _info(body: Mapping[str, Any]) -> RevisionInfo:
     )
 
 
-def reconcile_body(body: Mapping[str, Any], ctx: OperatorContext) -> reconcile.ApplyResult:
+def reconcile_body(body: Mapping[str, Any], ctx: OperatorContext, *, look_first: bool = False) -> reconcile.ApplyResult:
     """Apply one custom resource through the engine (scope: that object only)."""
     state = desired_from_body(body, ctx)
     return reconcile.apply(
@@ -124,6 +124,7 @@ def reconcile_body(body: Mapping[str, Any], ctx: OperatorContext) -> reconcile.A
         info=_info(body),
         secrets=ctx.secrets,
         options=reconcile.Options(scope={key_of(body)}, adopt=_adopt(body)),
+        look_first=look_first,
     )
 
 
@@ -190,7 +191,7 @@ def handle(body: Mapping[str, Any], patch: kopf.Patch, ctx: OperatorContext, *, 
         _report(patch, body, conditions.synced(False, SyncedReason.PAUSED, f"annotation {PAUSED}=true"))
         return
     try:
-        result = reconcile_body(body, ctx)
+        result = reconcile_body(body, ctx, look_first=drift)
     except DependencyError as exc:
         _report(
             patch,

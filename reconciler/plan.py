@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -50,6 +50,32 @@ class FieldDiff:
 
     def to_json(self) -> dict[str, Any]:
         return {"before": canonical(self.before), "after": canonical(self.after)}
+
+
+class LazyDiff(Mapping[str, FieldDiff]):
+    """The field diff of a create or delete, computed only when someone reads it.
+
+    A cold apply of 120k objects creates them all; their "every field is new" diffs were 12% of
+    the apply (bench/RESULTS.md) and are only needed when the plan is shown.
+    """
+
+    def __init__(self, kmap: KindMap, before: ObjectRows | None, after: ObjectRows | None) -> None:
+        self._args = (kmap, before, after)
+        self._diff: dict[str, FieldDiff] | None = None
+
+    def _value(self) -> dict[str, FieldDiff]:
+        if self._diff is None:
+            self._diff = object_diff(*self._args)
+        return self._diff
+
+    def __getitem__(self, name: str) -> FieldDiff:
+        return self._value()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._value())
+
+    def __len__(self) -> int:
+        return len(self._value())
 
 
 @dataclass(frozen=True)
@@ -215,7 +241,7 @@ def plan_changes(
         kmap = kinds[key.kind]
         have = live.get(key)
         if have is None:
-            creates.append(Change("create", key, object_diff(kmap, None, want), None, want))
+            creates.append(Change("create", key, LazyDiff(kmap, None, want), None, want))
             continue
         if key not in owned and not adopt:
             conflicts.append(f"{key} already exists in the database and is not managed by Trunkline")
@@ -240,7 +266,7 @@ def plan_changes(
             if have is None:
                 forgotten.append(key)
             else:
-                deletes.append(Change("delete", key, object_diff(kinds[key.kind], have, None), have, None))
+                deletes.append(Change("delete", key, LazyDiff(kinds[key.kind], have, None), have, None))
     conflicts.extend(_unique_conflicts(kinds, creates + updates, live, owned))
     _check_dependencies(kinds, desired, set(live) if known is None else known, dependents or {}, deletes)
     if refused:

@@ -106,8 +106,13 @@ def apply(
     options: Options = Options(),
     expected: Plan | None = None,
     progress: Progress | None = None,
+    look_first: bool = False,
 ) -> ApplyResult:
     """Re-plan under the lock and write it in one transaction.
+
+    ``look_first`` plans without the lock first and returns when there is nothing to do: for
+    callers that usually find nothing (watch ticks, drift timers); it costs a second plan when
+    there is something to write.
 
     With ``expected`` (the plan a person approved), a different plan under the lock raises
     ``StalePlanError`` carrying the new plan, and nothing is written. An unscoped apply stores
@@ -115,7 +120,7 @@ def apply(
     """
     keys = [k for k in state.objects if options.scope is None or k in options.scope]
     with paused_gc():
-        return _apply(engine, state, keys, info, secrets, options, expected, progress)
+        return _apply(engine, state, keys, info, secrets, options, expected, progress, look_first)
 
 
 def _apply(
@@ -127,11 +132,12 @@ def _apply(
     options: Options,
     expected: Plan | None,
     progress: Progress | None,
+    look_first: bool,
 ) -> ApplyResult:
     desired = desired_rows(kind_maps(), state, secrets or LocalSecrets(), keys=keys)
-    if expected is None:
-        # Most applies of a watch loop or a drift timer find nothing to do: look first without the
-        # write lock, which on SQLite would stop the rating sidecar's writes for the whole plan.
+    if look_first and expected is None:
+        # A watch tick or a drift timer usually finds nothing to do: look without the write lock,
+        # which on SQLite would stop the rating sidecar's writes for the whole plan.
         with engine.connect() as conn:
             first, _ = _plan(conn, state, desired, options)
             conn.rollback()

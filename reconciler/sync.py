@@ -141,8 +141,12 @@ def sync_once(
     options: Options = Options(),
     actor: str,
     secrets: SecretResolver | None = None,
+    look_first: bool = False,
 ) -> SyncResult:
-    """Fetch, check out the ref's commit, load it, and apply it in one transaction."""
+    """Fetch, check out the ref's commit, load it, and apply it in one transaction.
+
+    ``look_first``: see ``reconcile.apply`` (the watch loop sets it: most ticks change nothing).
+    """
     where = describe(source, path_in_repo)
     checkout = source.checkout()
     state = load_commit(checkout, path_in_repo)
@@ -153,7 +157,7 @@ def sync_once(
         commit_author=checkout.author,
         commit_subject=checkout.subject,
     )
-    result = reconcile.apply(engine, state, info=info, secrets=secrets, options=options)
+    result = reconcile.apply(engine, state, info=info, secrets=secrets, options=options, look_first=look_first)
     return SyncResult(checkout=checkout, source=where, plan=result.plan, revision_id=result.revision_id)
 
 

@@ -227,6 +227,7 @@ class Watcher:
             options=self.options,
             actor=self.actor,
             secrets=self.secrets,
+            look_first=True,
         )
         checkout, plan = result.checkout, result.plan
         short = checkout.commit_sha[: syncing.SHORT_SHA]

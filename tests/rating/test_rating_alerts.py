@@ -22,7 +22,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from test_rating_stats import CALLS, T0, cdr_row
 
 import resources
-from rating import directory
+from rating import loading
 from rating.alerts import evaluate
 from rating.authorize import Request, authorize
 from rating.limits import CallLimits
@@ -283,7 +283,7 @@ spec: {customerRef: acme, address: 198.51.100.10}
 def penalty_reason(engine: Engine, at: datetime) -> str | None:
     """Why authorize refuses an acme call at ``at`` in the customer step (None: it passes that step)."""
     with engine.connect() as conn:
-        loaded = directory.load(conn, now=at)
+        loaded = loading.load(conn, now=at)
     request = Request(cli="15550100", dialed="442071234567", source_ip="198.51.100.10")
     decision = authorize(loaded, request, now=at, limits=CallLimits(), reserve=False)
     (step,) = [s for s in decision.steps if s.name == "customer"]

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 from support.rating_world import BATCH, apply_world, parse
 
-from rating import directory
+from rating import loading
 from rating.cdr import parse_csv, parse_jsonl
 from rating.export import EXPORT_COLUMNS, latest_calls, query_cdrs, to_csv, to_jsonl
 from rating.rater import rate_cdrs
@@ -78,7 +78,7 @@ def engine(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     engine = open_database(db_url)
     apply_world(engine, monkeypatch)
     with engine.connect() as conn:
-        catalog = directory.load(conn, now=datetime.now(UTC))
+        catalog = loading.load(conn, now=datetime.now(UTC))
     rate_cdrs(engine, catalog, parse([record for record, *_ in BATCH]))
     yield engine
     engine.dispose()
@@ -116,7 +116,7 @@ def test_csv_has_the_export_header_and_empty_cells_for_absent_fields(engine):
 )
 def test_filters(engine, customer, start_from, start_to, expected):
     with engine.connect() as conn:
-        who = directory.load(conn, now=datetime.now(UTC)).customer(customer) if customer else None
+        who = loading.load(conn, now=datetime.now(UTC)).customer(customer) if customer else None
     records = query_cdrs(
         engine,
         customer=who,
@@ -128,7 +128,7 @@ def test_filters(engine, customer, start_from, start_to, expected):
 
 def test_latest_calls_newest_first(engine):
     with engine.connect() as conn:
-        acme = directory.load(conn, now=datetime.now(UTC)).customer("acme")
+        acme = loading.load(conn, now=datetime.now(UTC)).customer("acme")
     assert [r["callId"] for r in latest_calls(engine, acme, limit=3)] == ["c9", "c5", "c4"]
 
 
@@ -140,6 +140,6 @@ def test_an_export_can_be_rated_again_and_charges_nothing(engine, form):
         cdrs, errors = parse_csv("".join(to_csv(query_cdrs(engine))))
     assert errors == [] and len(cdrs) == 9
     with engine.connect() as conn:
-        catalog = directory.load(conn, now=datetime.now(UTC))
+        catalog = loading.load(conn, now=datetime.now(UTC))
     result = rate_cdrs(engine, catalog, cdrs)
     assert (result.rated, result.duplicates, result.charged) == (0, 9, {})

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from support.rating_world import apply_world, cdr_line, parse
 
-from rating import directory
+from rating import loading
 from rating.directory import Directory
 from rating.ledger import ledger_sum, read_balances
 from rating.payments import PaymentError, add_payment
@@ -29,7 +29,7 @@ def engine(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
 
 def catalog(engine: Engine) -> Directory:
     with engine.connect() as conn:
-        return directory.load(conn, now=datetime.now(UTC))
+        return loading.load(conn, now=datetime.now(UTC))
 
 
 def balance(engine: Engine, ref: str) -> Decimal:

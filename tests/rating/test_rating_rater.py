@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from support.rating_world import BATCH, BATCH_TOTAL, apply_world, cdr_line, parse
 
-from rating import directory
-from rating.directory import Directory, current_revision
+from rating import loading
+from rating.directory import Directory
 from rating.ledger import ledger_sum, read_balances
+from rating.loading import current_revision
 from rating.rater import price, rate_cdrs
 from switchdb.engine import open_database
 from switchdb.tables import balances, cdrs, customers, ingress_routes, ledger, package_usage, rate_cards
@@ -29,7 +30,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
     with pytest.MonkeyPatch.context() as monkeypatch:
         apply_world(engine, monkeypatch)
     with engine.connect() as conn:
-        yield directory.load(conn, now=datetime.now(UTC))
+        yield loading.load(conn, now=datetime.now(UTC))
     engine.dispose()
 
 
@@ -43,7 +44,7 @@ def engine(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
 
 def load(engine: Engine) -> Directory:
     with engine.connect() as conn:
-        return directory.load(conn, now=datetime.now(UTC))
+        return loading.load(conn, now=datetime.now(UTC))
 
 
 def acme_balance(engine: Engine) -> Decimal:
@@ -200,10 +201,10 @@ def test_price_identifies_customer_route_and_rate(world, record, status, reason,
 def test_catalog_revision_is_the_latest_applied(world, tmp_path, monkeypatch):
     engine = open_database(f"sqlite:///{tmp_path / 's.db'}")
     with engine.connect() as conn:
-        assert directory.load(conn, now=datetime.now(UTC)).revision is None
+        assert loading.load(conn, now=datetime.now(UTC)).revision is None
     apply_world(engine, monkeypatch)
     with engine.connect() as conn:
-        catalog = directory.load(conn, now=datetime.now(UTC))
+        catalog = loading.load(conn, now=datetime.now(UTC))
         assert catalog.revision == current_revision(conn) == 1
     assert {c.ref for c in catalog.customers.values()} == {"default/acme", "default/bluefin"}
     assert catalog.customer("acme").ref == catalog.customer("default/acme").ref == "default/acme"

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from support.rating_world import MANIFESTS, apply_world, cdr_line, parse
 
-from rating import RatingError, directory
+from rating import RatingError, loading
 from rating.directory import Directory
 from rating.ledger import ledger_sum, read_balances
 from rating.rater import rate_cdrs
@@ -40,7 +40,7 @@ def engine(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
 
 def load(engine: Engine) -> Directory:
     with engine.connect() as conn:
-        return directory.load(conn, now=datetime.now(UTC))
+        return loading.load(conn, now=datetime.now(UTC))
 
 
 def rate(engine: Engine, *records: dict) -> None:

@@ -198,13 +198,13 @@ def rate_in_worker(url: str, records: list[dict[str, Any]], batch_size: int, bar
     """A sidecar in another process: rate ``records`` in batches once every worker is ready."""
     from datetime import UTC, datetime
 
-    from rating import directory
+    from rating import loading
     from rating.rater import RateResult, rate_cdrs
     from switchdb.engine import open_database
 
     engine = open_database(url)
     with engine.connect() as conn:
-        catalog = directory.load(conn, now=datetime.now(UTC))
+        catalog = loading.load(conn, now=datetime.now(UTC))
     cdrs = parse(records)
     total = RateResult()
     barrier.wait(timeout=60)

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from rating import directory as directory_mod
+from rating import loading
 from rating.cdr import Cdr, CdrError, parse_csv, parse_jsonl
 from rating.directory import Customer, Directory
 from rating.export import latest_calls, query_cdrs, to_csv, to_jsonl
@@ -37,7 +37,7 @@ class InputError(TrunklineError):
 
 def _load_directory(engine) -> Directory:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
-        return directory_mod.load(conn, now=datetime.now(UTC))
+        return loading.load(conn, now=datetime.now(UTC))
 
 
 def _customer(loaded: Directory, ref: str | None) -> Customer | None:

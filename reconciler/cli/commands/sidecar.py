@@ -23,21 +23,8 @@ from aiohttp import web
 
 from rating.notify import Notifier
 from rating.service import create_app
-from reconciler import watch as watching
-from reconciler.cli.app import cli, db_option
+from reconciler.cli.app import INTERVAL, cli, db_option
 from reconciler.cli.common import open_db
-
-
-class _Interval(click.ParamType):
-    name = "duration"
-
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        if isinstance(value, int | float):
-            return float(value)
-        try:
-            return watching.parse_interval(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -75,15 +62,15 @@ class _Listen(click.ParamType):
     help="offsets file (default DIR/.trunkline-tail.json)",
 )
 @click.option(
-    "--tail-interval", type=_Interval(), default="1s", show_default=True, help="time between passes over --cdr-dir"
+    "--tail-interval", type=INTERVAL, default="1s", show_default=True, help="time between passes over --cdr-dir"
 )
 @click.option(
-    "--reload-interval", type=_Interval(), default="5s", show_default=True, help="time between revision checks"
+    "--reload-interval", type=INTERVAL, default="5s", show_default=True, help="time between revision checks"
 )
 @click.option(
-    "--stats-interval", type=_Interval(), default="60s", show_default=True, help="time between statistics roll-ups"
+    "--stats-interval", type=INTERVAL, default="60s", show_default=True, help="time between statistics roll-ups"
 )
-@click.option("--alerts-interval", type=_Interval(), help="evaluate alerts this often (default: never)")
+@click.option("--alerts-interval", type=INTERVAL, help="evaluate alerts this often (default: never)")
 @click.option("--smtp", type=_Listen(), default="localhost:25", show_default=True, help="SMTP relay for alert emails")
 @click.option("--sender", default="trunkline@localhost", show_default=True, help="From address of alert emails")
 def sidecar(

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import click
 from rich.markup import escape
 
-from rating import directory
+from rating import loading
 from rating.authorize import Decision, Request, authorize
 from rating.limits import CallLimits
 from reconciler.cli.app import cli, db_option
@@ -66,7 +66,7 @@ def simulate(
     now = _when(at)
     engine = open_db(db_url)
     with engine.connect() as conn:
-        loaded = directory.load(conn, now=now)
+        loaded = loading.load(conn, now=now)
     request = Request(
         cli=cli_,
         dialed=dialed,

@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from rating.alerts import DEFAULT_SAMPLE_PERIOD, evaluate
+from rating.ledger import money_text
 from rating.notify import Notifier
 from rating.stats import GRANULARITIES, Figures, roll_up, series
 from reconciler.cli.app import cli, db_option, output_option
@@ -176,7 +177,7 @@ def check(db_url: str | None, smtp: str, sender: str, once: bool, interval: int,
                 print_json([r.as_json() for r in results])
             else:
                 for r in results:
-                    value = "-" if r.value is None else format(r.value.normalize(), "f")
+                    value = "-" if r.value is None else money_text(r.value)
                     sent = sum(a.outcome == "Sent" for a in r.attempts)
                     extra = f" {r.event}" if r.event else ""
                     extra += f", {sent}/{len(r.attempts)} delivered" if r.attempts else ""
