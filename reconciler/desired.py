@@ -41,7 +41,7 @@ def object_rows(kmap: KindMap, obj: Resource, ctx: DeriveContext) -> ObjectRows:
     for derived in kmap.derived:
         row.update(derived.compute(spec, ctx))
     children = {c.table_name: _child_rows(c, getattr(spec, c.attr) or [], ctx) for c in kmap.children}
-    return ObjectRows(obj.key, row, children)
+    return ObjectRows(obj.key, row, children, declared=obj)
 
 
 def desired_rows(

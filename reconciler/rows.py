@@ -55,7 +55,15 @@ class ObjectRows:
     children: dict[str, list[Row]] = field(default_factory=dict)
     row_id: int | None = None  # live rows only
     child_ids: dict[str, list[int]] = field(default_factory=dict)  # live rows only, parallel lists
+    declared: Any = None  # desired rows only: the object they were built from
 
     def digest(self) -> str:
+        """The declared object's hash (pydantic's JSON: cheap), or, for live rows, one of the rows.
+
+        Ownership records it as "the spec last applied": a rotated secret changes rows, not the spec.
+        """
+        if self.declared is not None:
+            dumped = self.declared.model_dump_json(by_alias=True, exclude_none=True)
+            return hashlib.sha256(dumped.encode()).hexdigest()
         payload = {"row": canonical(self.row), "children": canonical(self.children)}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
