@@ -12,11 +12,13 @@ is taken out of the manifest here and replaced by a reference the engine resolve
 
 from __future__ import annotations
 
+import copy
 import re
 import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -56,6 +58,7 @@ def inner_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+@cache
 def _field_names(model: type[BaseModel]) -> dict[str, tuple[str, str, Any]]:
     """Every spelling of a field (snake and camel) → (snake, camel, annotation)."""
     names: dict[str, tuple[str, str, Any]] = {}
@@ -93,25 +96,21 @@ def rename(model: type[BaseModel] | None, value: Any, *, camel: bool) -> Any:
     return out
 
 
-@dataclass(frozen=True)
-class PasswordSite:
-    """Where a model has ``password`` beside ``passwordRef``: a path of snake names and ``[]``."""
-
-    path: tuple[str, ...]  # e.g. ("contacts", "[]") for Customer.spec.contacts[i]
-
-
-def password_sites(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[PasswordSite]:
-    sites: list[PasswordSite] = []
+@cache
+def password_sites(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> tuple[tuple[str, ...], ...]:
+    """Where ``model`` has ``password`` beside ``password_ref``: paths of snake names and ``[]``
+    (``("contacts", "[]")`` for Customer.spec.contacts[i]; ``()`` for the spec itself)."""
+    sites: list[tuple[str, ...]] = []
     fields = model.model_fields
     if PASSWORD in fields and PASSWORD_REF in fields:
-        sites.append(PasswordSite(prefix))
+        sites.append(prefix)
     for attr, info in fields.items():
         inner = inner_model(info.annotation)
         if inner is None or attr == PASSWORD_REF:
             continue
         is_list = typing.get_origin(info.annotation) is list
         sites.extend(password_sites(inner, (*prefix, attr, *(("[]",) if is_list else ()))))
-    return sites
+    return tuple(sites)
 
 
 def _holders(spec: Any, path: tuple[str, ...], where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -131,7 +130,7 @@ def _holders(spec: Any, path: tuple[str, ...], where: str = "") -> Iterator[tupl
 def password_holders(kind: str, spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Each dict of a snake_case spec that may carry a direct ``password``, with its path."""
     for site in password_sites(spec_model(kind)):
-        yield from _holders(spec, site.path)
+        yield from _holders(spec, site)
 
 
 def pulumi_ref(path: str) -> dict[str, Any]:
@@ -150,14 +149,11 @@ class Manifest:
     passwords: dict[str, str]  # "spec.contacts[0]" → clear value, for this call only
 
 
-def to_manifest(props: dict[str, Any], *, unwrap: Any = None) -> Manifest:
-    """A Pulumi resource's properties as a manifest; direct passwords replaced by references.
-
-    ``unwrap`` turns a Pulumi secret wrapper into its value (check and diff see wrapped values).
-    """
-    unwrap = unwrap or (lambda v: v)
-    kind = unwrap(props.get("kind"))
-    spec = _copy(unwrap, props.get("spec") or {})
+def to_manifest(props: dict[str, Any]) -> Manifest:
+    """A Pulumi resource's properties (plain values: no secret wrappers, no unknowns) as a
+    manifest of a known kind; direct passwords replaced by references."""
+    kind = props["kind"]
+    spec = copy.deepcopy(props.get("spec") or {})
     passwords: dict[str, str] = {}
     for path, holder in password_holders(kind, spec):
         hashed = holder.pop(PASSWORD_HASH, None)
@@ -170,27 +166,12 @@ def to_manifest(props: dict[str, Any], *, unwrap: Any = None) -> Manifest:
             continue  # both given: left in place, so validation rejects `password` with its field
         passwords[f"spec.{path}" if path else "spec"] = str(holder.pop(PASSWORD))
         holder[PASSWORD_REF] = pulumi_ref(path)
-    metadata: dict[str, Any] = {"name": unwrap(props.get("name"))}
-    metadata["namespace"] = unwrap(props.get("namespace")) or DEFAULT_NAMESPACE
+    metadata: dict[str, Any] = {"name": props.get("name"), "namespace": props.get("namespace") or DEFAULT_NAMESPACE}
     for extra in ("labels", "annotations"):
         if props.get(extra):
-            metadata[extra] = _copy(unwrap, props[extra])
-    body = {
-        "apiVersion": API_VERSION,
-        "kind": kind,
-        "metadata": metadata,
-        "spec": rename(spec_model(kind), spec, camel=True) if kind in KINDS else spec,
-    }
-    return Manifest(body, passwords)
-
-
-def _copy(unwrap: Any, value: Any) -> Any:
-    value = unwrap(value)
-    if isinstance(value, dict):
-        return {k: _copy(unwrap, v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(unwrap, v) for v in value]
-    return value
+            metadata[extra] = copy.deepcopy(props[extra])
+    spec = rename(spec_model(kind), spec, camel=True)
+    return Manifest({"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}, passwords)
 
 
 def from_manifest(manifest: dict[str, Any]) -> dict[str, Any]:

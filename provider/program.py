@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from provider import args, fields
+from reconciler.modelpath import attribute_path
 from resources.kinds import KINDS
 from resources.meta import DEFAULT_NAMESPACE
 
@@ -31,10 +32,8 @@ def variable(kind: str, namespace: str, name: str) -> str:
 
 def _reference_paths(kind: str) -> dict[str, str]:
     """snake property path inside spec → referenced kind (e.g. ``provider.card_ref`` → RateCard)."""
-    return {
-        fields.property_path(kind, "spec." + ".".join(ref.path)).removeprefix("spec."): ref.target
-        for ref in KINDS[kind].references
-    }
+    model = fields.spec_model(kind)
+    return {".".join(attribute_path(model, ref.path)): ref.target for ref in KINDS[kind].references}
 
 
 class _Renderer:
@@ -62,7 +61,6 @@ class _Renderer:
     def model(self, model: type[BaseModel], value: dict[str, Any], path: str, ctx: dict[str, Any], depth: int) -> str:
         cls = args.model_args(model)
         self.used.add(cls.__name__)
-        names = {n: info for n, info in model.model_fields.items()}
         items: list[str] = []
         for key, item in value.items():
             if key == fields.PASSWORD_REF and fields.is_pulumi_ref(item):
@@ -70,7 +68,7 @@ class _Renderer:
                 self.secrets.append(secret)
                 items.append(f"{fields.PASSWORD}=config.require_secret({secret!r})")
                 continue
-            info = names.get(key)
+            info = model.model_fields.get(key)
             inner = fields.inner_model(info.annotation) if info is not None else None
             sub = f"{path}.{key}" if path else key
             items.append(f"{key}={self.value(inner, item, sub, ctx, depth + 1)}")

@@ -6,8 +6,8 @@ properties become a one-object manifest (``fields.to_manifest``), validated by t
 never reaches objects this resource does not stand for.
 
 Pulumi pickles the provider (with dill) into every resource's state and unpickles it in the
-provider plugin, so the instance holds nothing but plain data: the database engine is opened
-inside each method and disposed of before it returns.
+provider plugin, so the instance holds nothing but plain data. The database engines live in
+this module instead (one per URL per process, see ``_engine``), where the pickle never sees them.
 
 Properties of every resource: ``kind``, ``name``, ``namespace``, ``labels``, ``annotations``,
 ``db_url`` (a secret; else provider config ``trunkline:dbUrl``, else ``$TRUNKLINE_DB``) and
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from pulumi.dynamic import (
@@ -32,24 +32,60 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.runtime import rpc
 from sqlalchemy import Engine
 
 from provider import fields, passwords
+from reconciler import reconcile
+from reconciler.apply import RevisionInfo
+from reconciler.derived import DeriveContext
+from reconciler.desired import object_rows
+from reconciler.export import manifest as export_manifest
+from reconciler.mapping import kind_maps
+from reconciler.observe import observe
+from reconciler.plan import object_diff
+from reconciler.rows import ObjectRows, same
 from resources.errors import TrunklineError, ValidationError
 from resources.kinds import KINDS
-from resources.meta import DEFAULT_NAMESPACE, ObjectKey
+from resources.loader import load_manifests
+from resources.meta import DEFAULT_NAMESPACE, ObjectKey, Resource
+from resources.state import DesiredState
+from switchdb.engine import open_database
 
 CONFIG_KEY = "trunkline:dbUrl"
 DB_ENV = "TRUNKLINE_DB"
 ACTOR = "trunkline-pulumi"
-_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, a value not known in preview
+
+# One engine per database URL for the life of the process (the provider plugin serves every
+# resource of a run): opened, and migrated if need be, once rather than on every call.
+# The lock: the plugin serves resources from several threads, and two first calls must not both
+# migrate the database.
+_ENGINES: dict[str | None, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _engine(url: str | None) -> Engine:
+    with _ENGINES_LOCK:
+        if url not in _ENGINES:
+            _ENGINES[url] = open_database(url)
+        return _ENGINES[url]
+
+
+def dispose_engines() -> None:
+    """Close every engine this process opened (tests that drop their databases call it)."""
+    with _ENGINES_LOCK:
+        while _ENGINES:
+            _ENGINES.popitem()[1].dispose()
 
 
 def _unwrap(value: Any) -> Any:
     """A Pulumi secret wrapper (check and diff keep them) as its value."""
-    from pulumi.runtime import rpc
-
     return rpc.unwrap_rpc_secret(value)
+
+
+def _inputs(props: dict[str, Any]) -> dict[str, Any]:
+    """The resource's own properties, without the pickled provider Pulumi adds."""
+    return {k: v for k, v in props.items() if k != "__provider"}
 
 
 def key_of(props: dict[str, Any]) -> ObjectKey:
@@ -65,8 +101,9 @@ def object_id(key: ObjectKey) -> str:
 
 
 def _unknown_paths(value: Any, where: str = "") -> Iterator[str]:
+    """Property paths of values not known until apply (preview), secrets seen through."""
     value = _unwrap(value)
-    if value == _UNKNOWN:
+    if value == rpc.UNKNOWN:
         yield where
     elif isinstance(value, dict):
         for k, v in value.items():
@@ -78,7 +115,7 @@ def _unknown_paths(value: Any, where: str = "") -> Iterator[str]:
 
 def _without_unknowns(value: Any) -> Any:
     value = _unwrap(value)
-    if value == _UNKNOWN:
+    if value == rpc.UNKNOWN:
         return None
     if isinstance(value, dict):
         return {k: _without_unknowns(v) for k, v in value.items()}
@@ -87,11 +124,20 @@ def _without_unknowns(value: Any) -> Any:
     return value
 
 
-def _load(manifest: dict[str, Any]):  # -> DesiredState
-    from resources.loader import load_manifests
-
+def _load(manifest: dict[str, Any]) -> DesiredState:
     key = ObjectKey(manifest["kind"], manifest["metadata"]["namespace"], manifest["metadata"]["name"])
     return load_manifests([manifest], source=f"pulumi:{key}", check_references=False)
+
+
+def _object(props: dict[str, Any]) -> Resource:
+    """The validated object a resource's properties (inputs or state outputs) stand for."""
+    return next(iter(_load(fields.to_manifest(_without_unknowns(_inputs(props))).body)))
+
+
+def _rows(obj: Resource) -> ObjectRows:
+    """The rows ``obj`` would own, every secret resolved to one placeholder (no secret is read)."""
+    ctx = DeriveContext(_Blind(), obj.key.namespace, obj.key.name, None)
+    return object_rows(kind_maps()[obj.kind], obj, ctx)
 
 
 def _outputs(props: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -99,9 +145,9 @@ def _outputs(props: dict[str, Any], previous: dict[str, Any] | None = None) -> d
 
     An unchanged password keeps its previous hash, so the state does not churn.
     """
-    outs = copy.deepcopy({k: v for k, v in props.items() if k != "__provider"})
+    outs = copy.deepcopy(_inputs(props))
     kind = outs.get("kind")
-    old_hashes = dict(_hashes(kind, previous)) if previous else {}
+    old_hashes = _hashes(kind, previous)
     for path, holder in fields.password_holders(kind, outs.get("spec") or {}):
         clear = holder.pop(fields.PASSWORD, None)
         if clear is None:
@@ -113,12 +159,12 @@ def _outputs(props: dict[str, Any], previous: dict[str, Any] | None = None) -> d
     return outs
 
 
-def _hashes(kind: str | None, props: dict[str, Any] | None) -> Iterator[tuple[str, str | None]]:
+def _hashes(kind: str | None, props: dict[str, Any] | None) -> dict[str, str | None]:
+    """Password property path → the hash the state holds for it."""
     if not props or kind not in KINDS:
-        return
+        return {}
     spec = _without_unknowns(props.get("spec")) or {}
-    for path, holder in fields.password_holders(kind, spec):
-        yield path, holder.get(fields.PASSWORD_HASH)
+    return {path: holder.get(fields.PASSWORD_HASH) for path, holder in fields.password_holders(kind, spec)}
 
 
 class TrunklineProvider(ResourceProvider):
@@ -134,18 +180,8 @@ class TrunklineProvider(ResourceProvider):
         value = req.config.get(CONFIG_KEY)
         self.config_url = str(value) if value else None
 
-    def _db_url(self, props: dict[str, Any]) -> str | None:
-        return _unwrap(props.get("db_url")) or self.config_url or os.environ.get(DB_ENV)
-
-    @contextmanager
-    def _engine(self, props: dict[str, Any]) -> Iterator[Engine]:
-        from switchdb.engine import open_database
-
-        engine = open_database(self._db_url(props))
-        try:
-            yield engine
-        finally:
-            engine.dispose()
+    def _engine(self, props: dict[str, Any]) -> Engine:
+        return _engine(_unwrap(props.get("db_url")) or self.config_url or os.environ.get(DB_ENV))
 
     # -- check and diff: pure, no database ------------------------------------------------
 
@@ -156,11 +192,10 @@ class TrunklineProvider(ResourceProvider):
         kind = _unwrap(inputs.get("kind"))
         if kind not in KINDS:
             return CheckResult(inputs, [CheckFailure("kind", f"unknown kind {kind!r}; one of {', '.join(KINDS)}")])
-        unknown = list(_unknown_paths({k: v for k, v in inputs.items() if k != "__provider"}))
-        manifest = fields.to_manifest(_without_unknowns({k: v for k, v in inputs.items() if k != "__provider"}))
+        unknown = list(_unknown_paths(_inputs(inputs)))
         failures: list[CheckFailure] = []
         try:
-            _load(manifest.body)
+            _load(fields.to_manifest(_without_unknowns(_inputs(inputs))).body)
         except ValidationError as exc:
             for problem in exc.problems:
                 path = fields.property_path(kind, problem.field)
@@ -170,144 +205,69 @@ class TrunklineProvider(ResourceProvider):
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = self.changed_properties(olds, news)
-        if changed is None:  # values unknown until apply: say so, and let the engine decide
+        if any(_unknown_paths(_inputs(news))):  # values unknown until apply: say so, let the engine decide
             return DiffResult(changes=True)
-        old_key, new_key = key_of(olds), key_of(news)
-        replaces = [p for p in ("kind", "namespace", "name") if getattr(old_key, p) != getattr(new_key, p)]
-        model = KINDS.get(new_key.kind)
-        if model is not None:
-            immutable = {fields.property_path(new_key.kind, f"spec.{f}") for f in model.immutable_fields}
-            replaces += [p for p in changed if p in immutable]
+        old_obj, new_obj = _object(olds), _object(news)
+        changed = _changed_properties(old_obj, new_obj, olds, news)
+        replaces = [p for p in ("kind", "namespace", "name") if getattr(old_obj.key, p) != getattr(new_obj.key, p)]
+        kind = new_obj.kind
+        immutable = {fields.property_path(kind, f"spec.{f}") for f in KINDS[kind].immutable_fields}
+        replaces += [p for p in changed if p in immutable]
         return DiffResult(
             changes=bool(changed or replaces),
             replaces=replaces,
             stables=["kind"],
-            delete_before_replace=bool(replaces) and self._must_delete_first(olds, news),
+            delete_before_replace=bool(replaces) and _must_delete_first(old_obj, new_obj),
         )
 
     def changed_properties(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str] | None:
         """Property paths whose value differs (as the switch would see it); None if not yet known."""
-        from reconciler.derived import DeriveContext
-        from reconciler.desired import object_rows
-        from reconciler.mapping import kind_maps
-        from reconciler.plan import object_diff
-
-        if list(_unknown_paths({k: v for k, v in news.items() if k != "__provider"})):
+        if any(_unknown_paths(_inputs(news))):
             return None
-        kind = _unwrap(news.get("kind"))
-        old_obj, new_obj = self._object(olds), self._object(news)
-        kmap = kind_maps()[kind]
-        # Every secret resolves to the same placeholder: references compare, passwords compare by hash.
-        old_rows = object_rows(kmap, old_obj, DeriveContext(_Blind(), old_obj.key.namespace, old_obj.key.name, None))
-        new_rows = object_rows(kmap, new_obj, DeriveContext(_Blind(), new_obj.key.namespace, new_obj.key.name, None))
-        changed: set[str] = set()
-        for label in object_diff(kmap, old_rows, new_rows):
-            if label.startswith("metadata."):
-                changed.add(label.removeprefix("metadata."))
-                continue
-            top = label.split("[", 1)[0].split(".", 1)[0]
-            changed.add(fields.property_path(kind, f"spec.{top}"))
-        old_hashes = dict(_hashes(kind, olds))
-        spec = _without_unknowns(news.get("spec")) or {}
-        for path, holder in fields.password_holders(kind, spec):
-            clear = holder.get(fields.PASSWORD)
-            if clear is not None and not passwords.matches(str(clear), old_hashes.get(path)):
-                changed.add(f"spec.{path}.{fields.PASSWORD}" if path else f"spec.{fields.PASSWORD}")
-        return sorted(changed)
-
-    @staticmethod
-    def _object(props: dict[str, Any]):  # -> Resource
-        manifest = fields.to_manifest(_without_unknowns({k: v for k, v in props.items() if k != "__provider"}))
-        return next(iter(_load(manifest.body)))
-
-    def _must_delete_first(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        """The replacement would take a key the old object still holds (its name, a DID number...)."""
-        from reconciler.derived import DeriveContext
-        from reconciler.desired import object_rows
-        from reconciler.mapping import kind_maps
-        from reconciler.rows import same
-
-        if key_of(olds) == key_of(news):
-            return True
-        old_obj, new_obj = self._object(olds), self._object(news)
-        kmap = kind_maps()[new_obj.kind]
-        old_row = object_rows(kmap, old_obj, DeriveContext(_Blind(), old_obj.key.namespace, old_obj.key.name, None)).row
-        new_row = object_rows(kmap, new_obj, DeriveContext(_Blind(), new_obj.key.namespace, new_obj.key.name, None)).row
-        declared = {f.column for f in kmap.fields}
-        for columns in kmap.unique_columns:  # a database unique constraint held by both rows
-            if set(columns) <= declared and all(same(old_row.get(c), new_row.get(c)) for c in columns):
-                return True
-        for rule in type(new_obj).uniqueness:  # the loader's uniqueness rules (address+port+techPrefix)
-            old, new = rule.key(old_obj.spec), rule.key(new_obj.spec)
-            if old is not None and old == new:
-                return True
-        return False
+        return _changed_properties(_object(olds), _object(news), olds, news)
 
     # -- create, update, delete: the engine, scoped to this object -------------------------
 
-    def _apply(self, props: dict[str, Any], verb: str) -> None:
-        from reconciler import reconcile
-        from reconciler.apply import RevisionInfo
-
-        manifest = fields.to_manifest(props)
+    def _apply(self, verb: str, props: dict[str, Any], manifest: fields.Manifest | None) -> None:
+        """Write ``manifest`` (None: no object, i.e. delete it) as the one object ``props`` stand for."""
         key = key_of(props)
         try:
-            state = _load(manifest.body)
-            with self._engine(props) as engine:
-                reconcile.apply(
-                    engine,
-                    state,
-                    info=RevisionInfo(actor=ACTOR, source=f"pulumi:{key}"),
-                    secrets=passwords.CallSecrets(dict(manifest.passwords)),
-                    options=reconcile.Options(scope={key}),
-                )
+            state = _load(manifest.body) if manifest is not None else DesiredState()
+            reconcile.apply(
+                self._engine(props),
+                state,
+                info=RevisionInfo(actor=ACTOR, source=f"pulumi:{key}"),
+                secrets=passwords.CallSecrets(dict(manifest.passwords)) if manifest is not None else None,
+                options=reconcile.Options(scope={key}),
+            )
         except TrunklineError as exc:
             raise ProviderError(f"cannot {verb} {key}: {exc.message}") from exc
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        self._apply(props, "create")
+        self._apply("create", props, fields.to_manifest(props))
         return CreateResult(object_id(key_of(props)), _outputs(props))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._apply(news, "update")
+        self._apply("update", news, fields.to_manifest(news))
         return UpdateResult(_outputs(news, olds))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        from reconciler import reconcile
-        from reconciler.apply import RevisionInfo
-        from resources.state import DesiredState
-
-        key = key_of(props)
-        try:
-            with self._engine(props) as engine:
-                reconcile.apply(
-                    engine,
-                    DesiredState(),
-                    info=RevisionInfo(actor=ACTOR, source=f"pulumi:{key}"),
-                    options=reconcile.Options(scope={key}),
-                )
-        except TrunklineError as exc:
-            raise ProviderError(f"cannot delete {key}: {exc.message}") from exc
+        self._apply("delete", props, None)
 
     # -- read: the live row, so `pulumi refresh` shows drift -------------------------------
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        from reconciler.export import manifest as export_manifest
-        from reconciler.mapping import kind_maps
-        from reconciler.observe import observe
-
         kind = _unwrap(props.get("kind"))
         namespace, _, name = id_.rpartition("/")
         key = ObjectKey(kind, namespace or DEFAULT_NAMESPACE, name)
-        with self._engine(props) as engine, engine.connect() as conn:
+        with self._engine(props).connect() as conn:
             live = observe(conn, kind_maps(), {key})
             conn.rollback()
         rows = live.rows.get(key)
         if rows is None:
             return ReadResult(None, {})  # gone: Pulumi drops it from the state (or recreates it)
         outs = fields.from_manifest(export_manifest(kind_maps()[kind], rows))
-        hashes = dict(_hashes(kind, props))
+        hashes = _hashes(kind, props)
         for path, holder in fields.password_holders(kind, outs["spec"]):
             if fields.is_pulumi_ref(holder.get(fields.PASSWORD_REF)):
                 holder.pop(fields.PASSWORD_REF)
@@ -315,6 +275,43 @@ class TrunklineProvider(ResourceProvider):
         if props.get("db_url") is not None:
             outs["db_url"] = props["db_url"]
         return ReadResult(object_id(key), outs, copy.deepcopy(outs))
+
+
+def _changed_properties(old: Resource, new: Resource, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """The properties whose change the switch would see, plus direct passwords that no longer
+    match the state's hash (the rows hold only a reference to them)."""
+    kind = new.kind
+    changed: set[str] = set()
+    for label in object_diff(kind_maps()[kind], _rows(old), _rows(new)):
+        if label.startswith("metadata."):
+            changed.add(label.removeprefix("metadata."))
+            continue
+        top = label.split("[", 1)[0].split(".", 1)[0]
+        changed.add(fields.property_path(kind, f"spec.{top}"))
+    old_hashes = _hashes(kind, olds)
+    spec = _without_unknowns(news.get("spec")) or {}
+    for path, holder in fields.password_holders(kind, spec):
+        clear = holder.get(fields.PASSWORD)
+        if clear is not None and not passwords.matches(str(clear), old_hashes.get(path)):
+            changed.add(f"spec.{path}.{fields.PASSWORD}" if path else f"spec.{fields.PASSWORD}")
+    return sorted(changed)
+
+
+def _must_delete_first(old: Resource, new: Resource) -> bool:
+    """The replacement would take a key the old object still holds (its name, a DID number...)."""
+    if old.key == new.key:
+        return True
+    kmap = kind_maps()[new.kind]
+    old_row, new_row = _rows(old).row, _rows(new).row
+    declared = {f.column for f in kmap.fields}
+    for columns in kmap.unique_columns:  # a database unique constraint held by both rows
+        if set(columns) <= declared and all(same(old_row.get(c), new_row.get(c)) for c in columns):
+            return True
+    for rule in type(new).uniqueness:  # the loader's uniqueness rules (address+port+techPrefix)
+        old_value, new_value = rule.key(old.spec), rule.key(new.spec)
+        if old_value is not None and old_value == new_value:
+            return True
+    return False
 
 
 class ProviderError(Exception):

@@ -1,14 +1,16 @@
 """One Pulumi resource class per Trunkline kind, all over the one ``TrunklineProvider``.
 
-The classes are thin declarations: the kind's name and its Args class (built from the model in
-``provider.args``). Every resource takes the metadata as keyword arguments (``name`` defaults to
-the Pulumi resource name, ``namespace`` to ``default``) and exposes ``name``, ``namespace`` and
-``spec`` as outputs, so references read ``customer_ref=customer.name``.
+The classes are made here from ``resources.kinds.KINDS``: each is the kind's name and its Args
+class (built from the model in ``provider.args``), so a new kind needs no code here. Every
+resource takes the metadata as keyword arguments (``name`` defaults to the Pulumi resource name,
+``namespace`` to ``default``) and exposes ``name``, ``namespace`` and ``spec`` as outputs, so
+references read ``customer_ref=customer.name``.
 """
 
 from __future__ import annotations
 
 import os
+import types
 from typing import Any, ClassVar
 
 import pulumi
@@ -16,6 +18,8 @@ import pulumi.dynamic
 
 from provider import args as _args
 from provider.provider import DB_ENV, TrunklineProvider
+from resources.kinds import KINDS
+from resources.meta import DEFAULT_NAMESPACE
 
 PROVIDER = TrunklineProvider()
 MODULE = "trunkline"
@@ -64,7 +68,7 @@ class TrunklineResource(pulumi.dynamic.Resource):
         props: dict[str, Any] = {
             "kind": self.trunkline_kind,
             "name": name if name is not None else resource_name,
-            "namespace": namespace if namespace is not None else "default",
+            "namespace": namespace if namespace is not None else DEFAULT_NAMESPACE,
             "labels": labels,
             "annotations": annotations,
             "db_url": pulumi.Output.secret(db_url) if db_url is not None else default_db_url(),
@@ -74,57 +78,21 @@ class TrunklineResource(pulumi.dynamic.Resource):
         super().__init__(PROVIDER, resource_name, props, pulumi.ResourceOptions.merge(secret, opts))
 
 
-CustomerArgs = _args.args_class("Customer")
-RateCardArgs = _args.args_class("RateCard")
-IngressRouteArgs = _args.args_class("IngressRoute")
-IpAuthenticationArgs = _args.args_class("IpAuthentication")
-CredentialAuthenticationArgs = _args.args_class("CredentialAuthentication")
-DidArgs = _args.args_class("Did")
-PackageArgs = _args.args_class("Package")
-AlertArgs = _args.args_class("Alert")
+def _resource_class(kind: str) -> type[TrunklineResource]:
+    """``Customer``, ``RateCard`` ...: the class of one kind, typed ``dynamic/trunkline:<Kind>``."""
+
+    args_type = _args.args_class(kind)
+
+    def body(namespace: dict[str, Any]) -> None:
+        namespace.update(trunkline_kind=kind, args_type=args_type, __module__=__name__, __qualname__=kind)
+        namespace["__doc__"] = f"A Trunkline {kind} (see docs/pulumi.md); arguments: ``{args_type.__name__}``."
+
+    return types.new_class(kind, (TrunklineResource,), {"module": MODULE, "name": kind}, body)
 
 
-class Customer(TrunklineResource, module=MODULE, name="Customer"):
-    trunkline_kind = "Customer"
-    args_type = CustomerArgs
-
-
-class RateCard(TrunklineResource, module=MODULE, name="RateCard"):
-    trunkline_kind = "RateCard"
-    args_type = RateCardArgs
-
-
-class IngressRoute(TrunklineResource, module=MODULE, name="IngressRoute"):
-    trunkline_kind = "IngressRoute"
-    args_type = IngressRouteArgs
-
-
-class IpAuthentication(TrunklineResource, module=MODULE, name="IpAuthentication"):
-    trunkline_kind = "IpAuthentication"
-    args_type = IpAuthenticationArgs
-
-
-class CredentialAuthentication(TrunklineResource, module=MODULE, name="CredentialAuthentication"):
-    trunkline_kind = "CredentialAuthentication"
-    args_type = CredentialAuthenticationArgs
-
-
-class Did(TrunklineResource, module=MODULE, name="Did"):
-    trunkline_kind = "Did"
-    args_type = DidArgs
-
-
-class Package(TrunklineResource, module=MODULE, name="Package"):
-    trunkline_kind = "Package"
-    args_type = PackageArgs
-
-
-class Alert(TrunklineResource, module=MODULE, name="Alert"):
-    trunkline_kind = "Alert"
-    args_type = AlertArgs
-
-
-RESOURCES: dict[str, type[TrunklineResource]] = {
-    cls.trunkline_kind: cls
-    for cls in (Customer, RateCard, IngressRoute, IpAuthentication, CredentialAuthentication, Did, Package, Alert)
-}
+# One class per kind, in dependency order, importable by name (``from provider import Customer``);
+# a new kind in resources.kinds.KINDS is a new resource class without a line here.
+RESOURCES: dict[str, type[TrunklineResource]] = {kind: _resource_class(kind) for kind in KINDS}
+ARGS: dict[str, type] = {kind: cls.args_type for kind, cls in RESOURCES.items()}
+globals().update(RESOURCES)
+globals().update({cls.__name__: cls for cls in ARGS.values()})

@@ -11,7 +11,6 @@ Run it from this directory: see README.md.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pulumi
@@ -34,38 +33,22 @@ from provider import (
     PackageArgs,
     RateCard,
     RateCardArgs,
+    SecretRefArgs,
 )
+from resources.decks import load_deck
+from resources.errors import ValidationError
 
 HERE = Path(__file__).resolve().parent
 DECK = HERE.parent / "ratecards" / "decks" / "usd-wholesale.csv"
 
 
-def env_ref(name: str) -> dict[str, str]:
-    """A passwordRef read from the environment of whoever runs `pulumi up` (as the YAML does)."""
-    return {"env": name}
-
-
 def csv_rates(path: Path) -> list[dict[str, object]]:
-    """A CSV deck as inline rates: the program, not the provider, reads local files."""
-    snake = {"perMinute": "per_minute", "connectFee": "connect_fee", "minimumSeconds": "minimum_seconds"}
-    snake |= {"initialIncrement": "initial_increment", "subsequentIncrement": "subsequent_increment"}
-    snake |= {"effectiveFrom": "effective_from"}
-    rates = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            rate: dict[str, object] = {}
-            for column, text in row.items():
-                if text in ("", None):
-                    continue
-                key = snake.get(column, column)
-                if key in ("minimum_seconds", "initial_increment", "subsequent_increment"):
-                    rate[key] = int(text)
-                elif key == "blocked":
-                    rate[key] = text.lower() == "true"
-                else:
-                    rate[key] = text
-            rates.append(rate)
-    return rates
+    """A CSV deck as inline rates (snake_case), read by the parser `trunkline apply` uses: the
+    program, not the provider, reads local files."""
+    rates, problems = load_deck(path)
+    if problems:
+        raise ValidationError(problems)
+    return [rate.model_dump(mode="json", exclude_unset=True) for rate in rates]
 
 
 # -- customers ---------------------------------------------------------------------------------
@@ -98,7 +81,7 @@ acme = Customer(
                 name="Dana Whitfield",
                 email="noc@acme-voip.example",
                 portal_login=True,
-                password_ref=env_ref("TRUNKLINE_EXAMPLE_ACME_NOC_PASSWORD"),
+                password_ref=SecretRefArgs(env="TRUNKLINE_EXAMPLE_ACME_NOC_PASSWORD"),
                 public_notes="24/7 network operations",
             ),
             ContactArgs(
@@ -137,7 +120,7 @@ bluefin = Customer(
                 name="Jonas Becker",
                 email="ops@bluefin-telecom.example",
                 portal_login=True,
-                password_ref=env_ref("TRUNKLINE_EXAMPLE_BLUEFIN_OPS_PASSWORD"),
+                password_ref=SecretRefArgs(env="TRUNKLINE_EXAMPLE_BLUEFIN_OPS_PASSWORD"),
                 private_notes="Suspended for an overdue invoice; reactivate once paid",
             )
         ],
@@ -410,7 +393,10 @@ IP_AUTHENTICATIONS = {
         protocol="tls",
         port=5061,
         codecs=["PCMA"],
-        credentials={"username": "kestrel-trunk", "password_ref": env_ref("TRUNKLINE_EXAMPLE_COBALT_TRUNK_PASSWORD")},
+        credentials={
+            "username": "kestrel-trunk",
+            "password_ref": SecretRefArgs(env="TRUNKLINE_EXAMPLE_COBALT_TRUNK_PASSWORD"),
+        },
     ),
 }
 
@@ -422,7 +408,7 @@ CREDENTIAL_AUTHENTICATIONS = {
         customer_ref=acme.name,
         username="acme1001",
         realm="sip.kestrel.example",
-        password_ref=env_ref("TRUNKLINE_EXAMPLE_ACME1001_PASSWORD"),
+        password_ref=SecretRefArgs(env="TRUNKLINE_EXAMPLE_ACME1001_PASSWORD"),
         channels=10,
         flow_speed=2,
         codecs=["PCMU", "PCMA"],
@@ -432,7 +418,7 @@ CREDENTIAL_AUTHENTICATIONS = {
         customer_ref=cobalt.name,
         username="cobalt-office",
         realm="sip.kestrel.example",
-        password_ref=env_ref("TRUNKLINE_EXAMPLE_COBALT_OFFICE_PASSWORD"),
+        password_ref=SecretRefArgs(env="TRUNKLINE_EXAMPLE_COBALT_OFFICE_PASSWORD"),
         channels=4,
         flow_speed=1,
         codecs=["PCMA"],
@@ -440,7 +426,7 @@ CREDENTIAL_AUTHENTICATIONS = {
     "bluefin-roaming": dict(
         customer_ref=bluefin.name,
         username="bluefin-roaming",  # realm defaults to trunkline.local
-        password_ref=env_ref("TRUNKLINE_EXAMPLE_BLUEFIN_ROAMING_PASSWORD"),
+        password_ref=SecretRefArgs(env="TRUNKLINE_EXAMPLE_BLUEFIN_ROAMING_PASSWORD"),
         channels=2,
     ),
 }

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from provider.provider import TrunklineProvider
+from provider.provider import TrunklineProvider, dispose_engines
 from reconciler.cli import main
 
 SIP_PASSWORD = "Sip-S3cret-1001"
@@ -218,6 +218,13 @@ def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def provider() -> TrunklineProvider:
     return TrunklineProvider()
+
+
+@pytest.fixture(autouse=True)
+def _engines() -> Iterator[None]:
+    """The provider keeps one engine per database URL for the process; each test's database goes with it."""
+    yield
+    dispose_engines()
 
 
 @pytest.fixture

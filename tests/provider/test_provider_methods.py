@@ -185,9 +185,11 @@ def test_check_accepts_a_valid_object_and_defaults_the_namespace(provider):
 
 
 def test_check_skips_values_unknown_until_apply(provider):
+    """An unknown (a required reference, here) is not "missing"; a known bad value is still an error."""
     spec = {"customer_ref": rpc.UNKNOWN, "rate_card_ref": "retail"}
-    result = provider.check({}, {"kind": "IngressRoute", "name": "r", "spec": spec})
-    assert result.failures == []
+    assert provider.check({}, {"kind": "IngressRoute", "name": "r", "spec": spec}).failures == []
+    result = provider.check({}, {"kind": "IngressRoute", "name": "r", "spec": {**spec, "recording": "Sometimes"}})
+    assert [f.property for f in result.failures] == ["spec.recording"]
 
 
 def test_check_rejects_a_bad_name_and_an_unknown_kind(provider):

@@ -53,3 +53,11 @@ def test_a_fresh_interpreter_unpickles_it(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["provider.provider TrunklineProvider ['config_url']", "[]"]
+
+
+def test_a_provider_that_has_written_pickles_as_a_fresh_one(sqlite_url):
+    """The engine a call opens stays in the module, not in the instance Pulumi pickles again."""
+    before = serialize_provider(PROVIDER)
+    spec = {"display_name": "X", "currency": "USD"}
+    PROVIDER.create({"kind": "Customer", "name": "x", "namespace": "default", "db_url": sqlite_url, "spec": spec})
+    assert serialize_provider(PROVIDER) == before

@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 from support.pulumi_stack import DIRECT_PASSWORD, EXAMPLE_PASSWORDS, SIP_PASSWORD, PulumiProject
 
 from provider import program as pulumi_program
@@ -32,19 +34,25 @@ from switchdb.engine import open_database
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("pulumi-stack")]
 
 
+@contextmanager
+def connected(url: str) -> Iterator[Connection]:
+    """A connection to the switch database at ``url``, in a transaction committed at the end."""
+    engine = open_database(url)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
 def live_objects(url: str) -> dict[str, Any]:
     """Every object's rows as the engine compares them (every declared column and child row,
     references by name, no row ids or timestamps), keyed by `Kind/namespace/name`."""
-    engine = open_database(url)
-    try:
-        with engine.connect() as conn:
-            live = observe(conn, kind_maps())
-            return {
-                str(key): {"row": canonical(rows.row), "children": canonical(rows.children)}
-                for key, rows in live.rows.items()
-            }
-    finally:
-        engine.dispose()
+    with connected(url) as conn:
+        live = observe(conn, kind_maps())
+    return {
+        str(key): {"row": canonical(rows.row), "children": canonical(rows.children)} for key, rows in live.rows.items()
+    }
 
 
 #: What may differ between two databases holding the same objects: row ids (and the view column
@@ -60,75 +68,59 @@ def database(url: str) -> dict[str, list[str]]:
     """Every table and view of the database, each as a sorted list of its rows (JSON), without
     the IGNORED_COLUMNS and `*_at` timestamps; a foreign key is replaced by the referenced row's
     `namespace/name` (ids depend on the order of the writes)."""
-    engine = open_database(url)
-    try:
-        with engine.connect() as conn:
-            schema = inspect(conn)
-            names: dict[str, dict[Any, str]] = {}
-            for table in schema.get_table_names():
-                columns = {c["name"] for c in schema.get_columns(table)}
-                if {"id", "namespace", "name"} <= columns:
-                    rows = conn.execute(text(f"SELECT id, namespace, name FROM {table}"))
-                    names[table] = {r.id: f"{r.namespace}/{r.name}" for r in rows}
-            dump: dict[str, list[str]] = {}
-            for table in [*schema.get_table_names(), *schema.get_view_names()]:
-                if table in IGNORED_TABLES:
-                    continue
-                is_view = table in schema.get_view_names()
-                refs = (
-                    {}
-                    if is_view
-                    else {
-                        fk["constrained_columns"][0]: fk["referred_table"]
-                        for fk in schema.get_foreign_keys(table)
-                        if fk["referred_table"] in names and len(fk["constrained_columns"]) == 1
-                    }
-                )
-                rows = []
-                for row in conn.execute(text(f"SELECT * FROM {table}")).mappings():
-                    kept = {
-                        column: names[refs[column]][value] if column in refs and value is not None else value
-                        for column, value in row.items()
-                        if column not in IGNORED_COLUMNS and not column.endswith("_at")
-                    }
-                    rows.append(json.dumps(kept, sort_keys=True, default=str))
-                dump[table] = sorted(rows)
-            return dump
-    finally:
-        engine.dispose()
+    with connected(url) as conn:
+        schema = inspect(conn)
+        names: dict[str, dict[Any, str]] = {}
+        for table in schema.get_table_names():
+            columns = {c["name"] for c in schema.get_columns(table)}
+            if {"id", "namespace", "name"} <= columns:
+                rows = conn.execute(text(f"SELECT id, namespace, name FROM {table}"))
+                names[table] = {r.id: f"{r.namespace}/{r.name}" for r in rows}
+        dump: dict[str, list[str]] = {}
+        for table in [*schema.get_table_names(), *schema.get_view_names()]:
+            if table in IGNORED_TABLES:
+                continue
+            is_view = table in schema.get_view_names()
+            refs = (
+                {}
+                if is_view
+                else {
+                    fk["constrained_columns"][0]: fk["referred_table"]
+                    for fk in schema.get_foreign_keys(table)
+                    if fk["referred_table"] in names and len(fk["constrained_columns"]) == 1
+                }
+            )
+            rows = []
+            for row in conn.execute(text(f"SELECT * FROM {table}")).mappings():
+                kept = {
+                    column: names[refs[column]][value] if column in refs and value is not None else value
+                    for column, value in row.items()
+                    if column not in IGNORED_COLUMNS and not column.endswith("_at")
+                }
+                rows.append(json.dumps(kept, sort_keys=True, default=str))
+            dump[table] = sorted(rows)
+        return dump
 
 
 def switch_views(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """What Kamailio reads (no ids): IP addresses with their customer tag, SIP users' digests."""
-    engine = open_database(url)
-    try:
-        with engine.connect() as conn:
-            return {
-                "address": sorted(tuple(r) for r in conn.execute(text("SELECT ip_addr, mask, port, tag FROM address"))),
-                "subscriber": sorted(
-                    tuple(r) for r in conn.execute(text("SELECT username, domain, ha1, ha1b FROM subscriber"))
-                ),
-            }
-    finally:
-        engine.dispose()
+    with connected(url) as conn:
+        return {
+            "address": sorted(tuple(r) for r in conn.execute(text("SELECT ip_addr, mask, port, tag FROM address"))),
+            "subscriber": sorted(
+                tuple(r) for r in conn.execute(text("SELECT username, domain, ha1, ha1b FROM subscriber"))
+            ),
+        }
 
 
 def scalar(url: str, sql: str, **params: Any) -> Any:
-    engine = open_database(url)
-    try:
-        with engine.begin() as conn:
-            return conn.execute(text(sql), params).scalar()
-    finally:
-        engine.dispose()
+    with connected(url) as conn:
+        return conn.execute(text(sql), params).scalar()
 
 
 def execute(url: str, sql: str, **params: Any) -> None:
-    engine = open_database(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(sql), params)
-    finally:
-        engine.dispose()
+    with connected(url) as conn:
+        conn.execute(text(sql), params)
 
 
 #: A SIP user whose password comes from the stack's secret config (set by PulumiProject.create).
@@ -252,14 +244,10 @@ def test_change_refresh_adopt_and_destroy(fresh_deployed: PulumiProject) -> None
     assert set(live_objects(url)) == set(before) | {"Customer/default/delta-tel"}
     delta_id = scalar(url, "SELECT id FROM customers WHERE name = 'delta-tel'")
     revisions = scalar(url, "SELECT count(*) FROM trunkline_revisions")
-    engine = open_database(url)
-    try:
-        with engine.connect() as conn:
-            key = ObjectKey("Customer", "default", "delta-tel")
-            live = observe(conn, kind_maps(), {key})
-            rendered = pulumi_program.render([export_manifest(kind_maps()["Customer"], live.rows[key])])
-    finally:
-        engine.dispose()
+    key = ObjectKey("Customer", "default", "delta-tel")
+    with connected(url) as conn:
+        live = observe(conn, kind_maps(), {key})
+    rendered = pulumi_program.render([export_manifest(kind_maps()["Customer"], live.rows[key])])
     declaration = rendered[rendered.index("customer_delta_tel = Customer(") :]
     main.write_text(
         main.read_text(encoding="utf-8").replace("pulumi.export(", declaration + "\npulumi.export(", 1),

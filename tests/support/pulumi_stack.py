@@ -36,7 +36,7 @@ EXAMPLE_PASSWORDS = {
 
 
 class PulumiFailed(AssertionError):
-    pass
+    """A `pulumi` or `trunkline` command of the test exited non-zero (its output tails attached)."""
 
 
 @dataclass
@@ -105,9 +105,21 @@ class PulumiProject:
             yaml.dump(doc, handle)
 
     def run(self, *args: str, check: bool = True, timeout: int = COMMAND_TIMEOUT) -> subprocess.CompletedProcess[str]:
+        """``pulumi ARGS`` in the program's directory."""
+        return self._command([str(self.tools / "pulumi"), "--non-interactive", *args], self.program, check, timeout)
+
+    def json(self, *args: str) -> Any:
+        done = self.run(*args, "--json")
+        return json.loads(done.stdout)
+
+    def trunkline(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``trunkline ARGS`` (this virtualenv's) in the copy of the repository."""
+        return self._command([str(VENV / "bin" / "trunkline"), *args], self.root, check, COMMAND_TIMEOUT)
+
+    def _command(self, argv: list[str], cwd: Path, check: bool, timeout: int) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [str(self.tools / "pulumi"), "--non-interactive", *args],
-            cwd=self.program,
+            argv,
+            cwd=cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -117,26 +129,7 @@ class PulumiProject:
         )
         if check and done.returncode != 0:
             raise PulumiFailed(
-                f"pulumi {' '.join(args)} exited {done.returncode}\n--- stdout\n{done.stdout[-6000:]}"
-                f"\n--- stderr\n{done.stderr[-6000:]}"
+                f"{Path(argv[0]).name} {' '.join(argv[1:])} exited {done.returncode}\n"
+                f"--- stdout\n{done.stdout[-6000:]}\n--- stderr\n{done.stderr[-6000:]}"
             )
-        return done
-
-    def json(self, *args: str) -> Any:
-        done = self.run(*args, "--json")
-        return json.loads(done.stdout)
-
-    def trunkline(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [str(VENV / "bin" / "trunkline"), *args],
-            cwd=self.root,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
-        if check and done.returncode != 0:
-            raise AssertionError(f"trunkline {' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
         return done
