@@ -38,13 +38,10 @@ from sqlalchemy import Engine
 from provider import fields, passwords
 from reconciler import reconcile
 from reconciler.apply import RevisionInfo
-from reconciler.derived import DeriveContext
-from reconciler.desired import object_rows
+from reconciler.compare import declared_diff, shares_unique_key
 from reconciler.export import manifest as export_manifest
 from reconciler.mapping import kind_maps
 from reconciler.observe import observe
-from reconciler.plan import object_diff
-from reconciler.rows import ObjectRows, same
 from resources.errors import TrunklineError, ValidationError
 from resources.kinds import KINDS
 from resources.loader import load_manifests
@@ -134,12 +131,6 @@ def _object(props: dict[str, Any]) -> Resource:
     return next(iter(_load(fields.to_manifest(_without_unknowns(_inputs(props))).body)))
 
 
-def _rows(obj: Resource) -> ObjectRows:
-    """The rows ``obj`` would own, every secret resolved to one placeholder (no secret is read)."""
-    ctx = DeriveContext(_Blind(), obj.key.namespace, obj.key.name, None)
-    return object_rows(kind_maps()[obj.kind], obj, ctx)
-
-
 def _outputs(props: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the state keeps: the inputs, with each direct password replaced by a salted hash.
 
@@ -217,7 +208,7 @@ class TrunklineProvider(ResourceProvider):
             changes=bool(changed or replaces),
             replaces=replaces,
             stables=["kind"],
-            delete_before_replace=bool(replaces) and _must_delete_first(old_obj, new_obj),
+            delete_before_replace=bool(replaces) and shares_unique_key(old_obj, new_obj),
         )
 
     def changed_properties(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str] | None:
@@ -282,7 +273,7 @@ def _changed_properties(old: Resource, new: Resource, olds: dict[str, Any], news
     match the state's hash (the rows hold only a reference to them)."""
     kind = new.kind
     changed: set[str] = set()
-    for label in object_diff(kind_maps()[kind], _rows(old), _rows(new)):
+    for label in declared_diff(old, new):
         if label.startswith("metadata."):
             changed.add(label.removeprefix("metadata."))
             continue
@@ -297,29 +288,5 @@ def _changed_properties(old: Resource, new: Resource, olds: dict[str, Any], news
     return sorted(changed)
 
 
-def _must_delete_first(old: Resource, new: Resource) -> bool:
-    """The replacement would take a key the old object still holds (its name, a DID number...)."""
-    if old.key == new.key:
-        return True
-    kmap = kind_maps()[new.kind]
-    old_row, new_row = _rows(old).row, _rows(new).row
-    declared = {f.column for f in kmap.fields}
-    for columns in kmap.unique_columns:  # a database unique constraint held by both rows
-        if set(columns) <= declared and all(same(old_row.get(c), new_row.get(c)) for c in columns):
-            return True
-    for rule in type(new).uniqueness:  # the loader's uniqueness rules (address+port+techPrefix)
-        old_value, new_value = rule.key(old.spec), rule.key(new.spec)
-        if old_value is not None and old_value == new_value:
-            return True
-    return False
-
-
 class ProviderError(Exception):
     """What Pulumi shows when the engine refused: the engine's own message, never a secret."""
-
-
-class _Blind:
-    """Resolves every reference to the same placeholder: diff compares references, not secrets."""
-
-    def resolve(self, ref: Any, *, namespace: str, base_dir: Any) -> str:
-        return ""

@@ -58,3 +58,14 @@ class LocalSecrets:
             f"{ref.describe()} is a Kubernetes Secret; it is resolved by the operator "
             "(`trunkline operator`), not from the command line"
         )
+
+
+class ReferencesOnly:
+    """Resolves every reference to one placeholder: comparisons see references, never secrets.
+
+    For comparing two declarations without a database (a Pulumi preview): a changed reference
+    shows, a secret is never read.
+    """
+
+    def resolve(self, ref: SecretRef, *, namespace: str, base_dir: Path | None) -> str:
+        return ""
