@@ -6,24 +6,24 @@
 - `postgres_url`: a fresh, empty database on that server per test (dropped afterwards).
 - `sqlite_url`: a fresh SQLite file per test.
 - `db_url`: parametrized over `sqlite` and `postgres`, so one test body covers both backends.
+- `engine`: an upgraded switch database (`open_database(db_url)`) on both backends.
 
 Folder-specific fixtures belong in that folder's own `conftest.py`, not here.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from support.postgres import PostgresServer, PostgresUnavailable
+from support.tools import in_ci
 
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+from switchdb.engine import open_database
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +31,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         server = PostgresServer()
     except PostgresUnavailable as exc:
-        if _in_ci():
+        if in_ci():
             pytest.fail(f"{exc} (CI is set, so a missing PostgreSQL fails instead of skipping)")
         pytest.skip(str(exc))
     with server:
@@ -61,3 +61,11 @@ def sqlite_url(tmp_path: Path) -> str:
 )
 def db_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    """A switch database at head, on SQLite and on PostgreSQL (rating tests override it with their own)."""
+    engine = open_database(db_url)
+    yield engine
+    engine.dispose()

@@ -33,9 +33,9 @@ def test_databases_are_isolated(postgres_server: PostgresServer, postgres_url: s
         with first.begin() as conn:
             conn.execute(sa.text("CREATE TABLE only_here (x integer)"))
         with other.connect() as conn:
-            tables = conn.execute(
-                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-            ).scalars().all()
+            tables = (
+                conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+            )
         assert tables == []
         assert postgres_url != other_url
     finally:

@@ -9,16 +9,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import git
 import pytest
-import sqlalchemy as sa
-
-from switchdb.engine import open_database
-from switchdb.tables import metadata
+from support.db import dump
 
 PROD = "clusters/prod"
 AUTHOR = git.Actor("Dana Whitfield", "dana@kestrel-voice.example")
@@ -142,22 +138,6 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    engine = open_database(db_url)
-    yield engine
-    engine.dispose()
-
-
-def dump(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every Trunkline table, sorted: equal dumps mean an untouched database."""
-    with engine.connect() as conn:
-        return {
-            table.name: sorted((tuple(row) for row in conn.execute(sa.select(table))), key=repr)
-            for table in metadata.sorted_tables
-        }
-
-
 @pytest.fixture(name="manifests")
 def manifests_fixture() -> Any:
     """``manifests(us_rate=..., channels=..., ip_auth=...)``: the files of ``clusters/prod``."""
@@ -166,5 +146,5 @@ def manifests_fixture() -> Any:
 
 @pytest.fixture(name="dump")
 def dump_fixture() -> Any:
-    """``dump(engine)``: every row of every table, to compare before and after."""
+    """``dump(engine)``: every row of every table and Kamailio view, to compare before and after."""
     return dump

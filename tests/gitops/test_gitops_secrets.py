@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from support.tools import skip_or_fail
 
 from reconciler import sync as syncing
 from reconciler.cli import main
@@ -28,16 +28,21 @@ REALM = "sip.kestrel.example"
 PASSWORD = "Kx9-acme1001-Sup3r-S3cret"
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture(scope="module")
 def age_available() -> None:
     if pyrage is None:
-        if _in_ci():
-            pytest.fail("pyrage (age) is not installed (CI is set, so this fails instead of skipping)")
-        pytest.skip("pyrage (the age implementation) is not installed")
+        skip_or_fail("pyrage (the age implementation) is not installed", where="tests/gitops")
+
+
+@pytest.fixture(scope="module")
+def sops() -> str:
+    """The sops program; missing, the SOPS tests skip (fail under CI, which builds it)."""
+    found = shutil.which("sops")
+    if found is None:
+        skip_or_fail(
+            "sops is not installed (TRUNKLINE_INSTALL_SOPS=1 scripts/install-system-deps.sh)", where="tests/gitops"
+        )
+    return found
 
 
 def credential(file: str) -> str:
@@ -166,12 +171,6 @@ def test_an_undecryptable_secret_is_an_invalid_commit_that_names_the_file_not_th
         assert_nowhere(key, out, err)
 
 
-SOPS = shutil.which("sops")
-
-
-@pytest.mark.skipif(
-    SOPS is None, reason="sops is not installed (TRUNKLINE_INSTALL_SOPS=1 scripts/install-system-deps.sh)"
-)
 @pytest.mark.parametrize(
     ("name", "cleartext", "args"),
     [
@@ -182,12 +181,12 @@ SOPS = shutil.which("sops")
     ],
 )
 def test_a_sops_file_is_decrypted_with_the_age_key(
-    engine, remote, cache_dir, manifests, identity, tmp_path, name, cleartext, args, caplog, dump
+    engine, remote, cache_dir, manifests, identity, tmp_path, name, cleartext, args, caplog, dump, sops
 ):
     plain = tmp_path / "plain"
     plain.write_text(cleartext)
     encrypted = subprocess.run(
-        [SOPS, "encrypt", "--age", str(identity.to_public()), *args, str(plain)], capture_output=True, check=True
+        [sops, "encrypt", "--age", str(identity.to_public()), *args, str(plain)], capture_output=True, check=True
     ).stdout
     remote.commit(manifests(), "Onboard Acme VoIP")
     files = {f"{PROD}/credentials.yaml": credential(name), f"{PROD}/{name}": encrypted}

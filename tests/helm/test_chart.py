@@ -1,19 +1,18 @@
 """The Helm chart, checked by the real helm CLI (`helm lint`, `helm template`).
 
 helm is built from its Go module by scripts/build-helm.sh (cached); without Go the tests skip
-with the reason, except under CI, where a missing helm is a failure.
+with the reason, except under CI, where a missing helm is a failure (support.tools.build_tools).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
+from support.tools import build_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "trunkline"
@@ -21,14 +20,8 @@ CHART = ROOT / "helm" / "trunkline"
 
 @pytest.fixture(scope="session")
 def helm() -> str:
-    if shutil.which("go") is None and not os.environ.get("CI"):
-        pytest.skip("helm is built from its Go module and Go is not installed")
-    result = subprocess.run(
-        [str(ROOT / "scripts" / "build-helm.sh")], capture_output=True, text=True, timeout=1800, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(f"cannot build helm: {result.stderr[-2000:]}")
-    return result.stdout.strip().splitlines()[-1]
+    """The helm binary, built (when missing) by scripts/build-helm.sh into a per-version cache."""
+    return str(build_tools(ROOT / "scripts" / "build-helm.sh", binaries=("helm",), where="tests/helm") / "helm")
 
 
 def render(helm: str, *sets: str) -> list[dict[str, Any]]:

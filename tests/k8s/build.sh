@@ -23,19 +23,11 @@ set -euo pipefail
 KUBE_VERSION=v1.34.4
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cache_root=${TRUNKLINE_TOOLS_CACHE:-$HOME/.cache/trunkline/tools}
-out=$cache_root/k8s-$KUBE_VERSION
-
-say() { echo "k8s-tools: $*" >&2; }
-in_ci() { [[ -n "${CI:-}" && "${CI,,}" != false && "${CI}" != 0 && "${CI,,}" != no ]]; }
-
-optional=false
-case "${1:-}" in
-    --print) echo "$out"; exit 0 ;;
-    --optional) optional=true ;;
-    "") ;;
-    *) echo "usage: $0 [--optional|--print]" >&2; exit 2 ;;
-esac
+TOOL=k8s-tools
+# shellcheck source=../../scripts/lib/gotool.sh
+source "$here/../../scripts/lib/gotool.sh"
+gotool_complete() { [[ -x $out/kube-apiserver && -x $out/kubectl ]]; }
+gotool_init "k8s-$KUBE_VERSION" "$@"
 
 # -- etcd ---------------------------------------------------------------------------------------
 if [[ -z "${TRUNKLINE_ETCD:-}" ]] && ! command -v etcd >/dev/null 2>&1 && [[ ! -x /usr/bin/etcd ]]; then
@@ -52,42 +44,9 @@ if [[ -z "${TRUNKLINE_ETCD:-}" ]] && ! command -v etcd >/dev/null 2>&1 && [[ ! -
 fi
 
 # -- kube-apiserver, kubectl --------------------------------------------------------------------
-if [[ -x $out/kube-apiserver && -x $out/kubectl ]]; then
-    say "kube-apiserver and kubectl $KUBE_VERSION already built in $out"
-    echo "$out"
-    exit 0
-fi
-
-# $GO, when set, is the only Go looked at (GO=none: act as if Go were not installed).
-if [[ -n "${GO:-}" ]]; then
-    go_bin=$(command -v "$GO" || true)
-else
-    go_bin=$(command -v go || true)
-    if [[ -z $go_bin && -x /usr/local/go/bin/go ]]; then
-        go_bin=/usr/local/go/bin/go
-    fi
-fi
-if [[ -z $go_bin ]]; then
-    if $optional && ! in_ci; then
-        say "Go is not installed: not building kube-apiserver and kubectl; the tests in tests/k8s will skip"
-        exit 0
-    fi
-    say "Go is not installed (no 'go' on PATH or in /usr/local/go/bin); cannot build kube-apiserver and kubectl"
-    exit 3
-fi
-
-mkdir -p "$cache_root"
-# One build at a time; whoever waited finds the binaries made by the one before.
-exec 9>"$cache_root/.k8s-$KUBE_VERSION.lock"
-if ! flock -n 9; then
-    say "another build of $KUBE_VERSION is running; waiting for it"
-    flock 9
-fi
-if [[ -x $out/kube-apiserver && -x $out/kubectl ]]; then
-    say "kube-apiserver and kubectl $KUBE_VERSION were built meanwhile in $out"
-    echo "$out"
-    exit 0
-fi
+gotool_done "kube-apiserver and kubectl $KUBE_VERSION already built"
+gotool_find_go "kube-apiserver and kubectl"
+gotool_lock
 
 # Version stamps kubectl and the API server report (`kubectl version`, /version); without them
 # both say v0.0.0-master and kubectl warns about version skew.
@@ -99,11 +58,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
-# Plain Go programs: no cgo (static binaries, no C toolchain needed). GOTOOLCHAIN=local: build with
-# the Go that is installed, never download another one.
-export CGO_ENABLED=0
-export GOFLAGS="-mod=mod -buildvcs=false"
-export GOTOOLCHAIN=local
+gotool_env
 
 tmp=$(mktemp -d "$cache_root/.build-k8s-$KUBE_VERSION-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

@@ -15,7 +15,6 @@ Kubernetes tests would prove nothing.
 from __future__ import annotations
 
 import re
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,16 +22,13 @@ from typing import NoReturn
 
 import pytest
 from support.kube import KubeCluster, KubeUnavailable
-from support.tools import find_go, skip_or_fail
+from support.tools import build_tools, skip_or_fail
 
 K8S_DIR = Path(__file__).resolve().parent
 REPO = K8S_DIR.parents[1]
 BUILD_SCRIPT = K8S_DIR / "build.sh"
 CRDS_DIR = REPO / "crds"
 FIXTURES = K8S_DIR / "fixtures"
-
-#: The first build on a fresh machine downloads ~680 MB of modules and compiles for minutes.
-_BUILD_TIMEOUT = 45 * 60
 
 
 def _skip_or_fail(reason: str) -> NoReturn:
@@ -42,25 +38,7 @@ def _skip_or_fail(reason: str) -> NoReturn:
 @pytest.fixture(scope="session")
 def kube_tools() -> Path:
     """Build (when missing) and return the directory with kube-apiserver and kubectl."""
-    prebuilt = Path(subprocess.run([str(BUILD_SCRIPT), "--print"], capture_output=True, text=True,
-                                   check=True).stdout.strip())
-    if not ((prebuilt / "kube-apiserver").exists() and (prebuilt / "kubectl").exists()) and find_go() is None:
-        _skip_or_fail("Go is not installed, so kube-apiserver and kubectl cannot be built (tests/k8s/build.sh)")
-    try:
-        done = subprocess.run(
-            [str(BUILD_SCRIPT)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=_BUILD_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        _skip_or_fail(f"tests/k8s/build.sh did not finish in {_BUILD_TIMEOUT // 60} minutes")
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
-        _skip_or_fail(f"tests/k8s/build.sh failed with status {done.returncode}:\n{tail}")
-    return Path(done.stdout.strip().splitlines()[-1])
+    return build_tools(BUILD_SCRIPT, binaries=("kube-apiserver", "kubectl"), where="tests/k8s")
 
 
 @pytest.fixture(scope="session")
@@ -77,9 +55,7 @@ def kube_cluster(kube_tools: Path) -> Iterator[KubeCluster]:
 def kube_crds(kube_cluster: KubeCluster) -> KubeCluster:
     """The cluster with Trunkline's CRDs (crds/) applied and Established."""
     kube_cluster.kubectl("apply", "-f", str(CRDS_DIR))
-    kube_cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS_DIR), timeout=90
-    )
+    kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS_DIR), timeout=90)
     return kube_cluster
 
 

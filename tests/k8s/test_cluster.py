@@ -90,8 +90,9 @@ def test_trunkline_category_lists_every_kind(kube_crds: KubeCluster) -> None:
 def test_get_customers_and_the_trunkline_category(kube_crds: KubeCluster, kube_namespace: str) -> None:
     empty = kube_crds.kubectl("get", "customers", "-n", kube_namespace)
     assert "No resources found" in empty.stderr
-    kube_crds.kubectl("apply", "-n", kube_namespace, "-f", "-", input=_customer("acme", displayName="Acme",
-                                                                               currency="USD"))
+    kube_crds.kubectl(
+        "apply", "-n", kube_namespace, "-f", "-", input=_customer("acme", displayName="Acme", currency="USD")
+    )
     assert kube_crds.kubectl("get", "cust", "-n", kube_namespace, "-o", "name").stdout.split() == [
         "customer.trunkline.dev/acme"
     ]
@@ -110,7 +111,7 @@ def test_get_customers_and_the_trunkline_category(kube_crds: KubeCluster, kube_n
         pytest.param({"displayName": "Acme"}, "spec.currency: Required value", id="missing-currency"),
         pytest.param(
             {"displayName": "Acme", "currency": "USD", "debitLimit": 500},
-            "spec.debitLimit: Invalid value: \"integer\": spec.debitLimit in body must be of type string",
+            'spec.debitLimit: Invalid value: "integer": spec.debitLimit in body must be of type string',
             id="money-as-number",
         ),
     ],
@@ -129,7 +130,11 @@ def test_api_server_rejects_an_invalid_customer(
 
 def test_api_server_stores_a_valid_customer_with_defaults(kube_crds: KubeCluster, kube_namespace: str) -> None:
     kube_crds.kubectl(
-        "apply", "-n", kube_namespace, "-f", "-",
+        "apply",
+        "-n",
+        kube_namespace,
+        "-f",
+        "-",
         input=_customer("acme", displayName="Acme VoIP", currency="USD", debitLimit="500.00"),
     )
     stored = kube_crds.kubectl_json("get", "customer", "acme", "-n", kube_namespace)
@@ -155,8 +160,9 @@ def test_unknown_fields_rejected_by_kubectl_pruned_by_the_api(kube_crds: KubeClu
 
 
 def test_core_v1_events_can_be_created(kube_crds: KubeCluster, kube_namespace: str) -> None:
-    kube_crds.kubectl("apply", "-n", kube_namespace, "-f", "-", input=_customer("acme", displayName="Acme",
-                                                                               currency="USD"))
+    kube_crds.kubectl(
+        "apply", "-n", kube_namespace, "-f", "-", input=_customer("acme", displayName="Acme", currency="USD")
+    )
     customer = kube_crds.kubectl_json("get", "customer", "acme", "-n", kube_namespace)
     # The request Kopf makes for kopf.info()/warn()/exception() and its handler-progress events.
     event = {
@@ -190,8 +196,9 @@ def test_core_v1_events_can_be_created(kube_crds: KubeCluster, kube_namespace: s
 
 
 def test_watch_streams_custom_resources(kube_crds: KubeCluster, kube_namespace: str) -> None:
-    kube_crds.kubectl("apply", "-n", kube_namespace, "-f", "-", input=_customer("acme", displayName="Acme",
-                                                                               currency="USD"))
+    kube_crds.kubectl(
+        "apply", "-n", kube_namespace, "-f", "-", input=_customer("acme", displayName="Acme", currency="USD")
+    )
     path = f"/apis/trunkline.dev/v1alpha1/namespaces/{kube_namespace}/customers?watch=true&timeoutSeconds=5"
     request = urllib.request.Request(kube_crds.server + path)
     request.add_header("Authorization", f"Bearer {kube_crds.token}")
@@ -208,20 +215,27 @@ def test_kopf_peering_crds_fixture(kube_cluster: KubeCluster) -> None:
         "wait", "--for=condition=Established", "--timeout=60s", "-f", str(FIXTURES / "kopf-peering.yaml")
     )
     name = f"peering-{uuid.uuid4().hex[:8]}"
-    kube_cluster.kubectl("apply", "-f", "-", input=textwrap.dedent(f"""\
+    kube_cluster.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=textwrap.dedent(f"""\
         apiVersion: kopf.dev/v1
         kind: ClusterKopfPeering
         metadata:
           name: {name}
-        """))
-    # Kopf keeps its keep-alives in `status`, which must keep unknown fields.
-    status, body = kube_cluster.request(
-        "GET", f"/apis/kopf.dev/v1/clusterkopfpeerings/{name}"
+        """),
     )
+    # Kopf keeps its keep-alives in `status`, which must keep unknown fields.
+    status, body = kube_cluster.request("GET", f"/apis/kopf.dev/v1/clusterkopfpeerings/{name}")
     assert status == 200, body
     kube_cluster.kubectl(
-        "patch", "clusterkopfpeering", name, "--type=merge",
-        "-p", json.dumps({"status": {"operator-a": {"priority": 0, "lifetime": 60}}}),
+        "patch",
+        "clusterkopfpeering",
+        name,
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"operator-a": {"priority": 0, "lifetime": 60}}}),
     )
     stored = kube_cluster.kubectl_json("get", "clusterkopfpeering", name)
     assert stored["status"]["operator-a"]["lifetime"] == 60

@@ -25,19 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.db import scalar, sql, table_rows
 from support.kube import KubeCluster, KubectlError
 from support.operator_process import (
     OperatorProcess,
-    Timeout,
     example_cli_tree,
     example_objects,
     example_passwords,
-    execute,
-    scalar,
-    table_rows,
     to_yaml,
-    wait_until,
 )
+from support.polling import Timeout, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -125,12 +122,8 @@ def _wait_ready(cluster: KubeCluster, namespace: str, target: str, *, timeout: f
     )
 
 
-def _row(url: str, sql: str, **params: Any) -> Any:
-    return scalar(url, sql, **params)
-
-
 def _display_name(url: str, namespace: str, name: str) -> Any:
-    return _row(url, "SELECT display_name FROM customers WHERE namespace = :ns AND name = :n", ns=namespace, n=name)
+    return scalar(url, "SELECT display_name FROM customers WHERE namespace = :ns AND name = :n", ns=namespace, n=name)
 
 
 def _events(cluster: KubeCluster, namespace: str, name: str) -> list[dict[str, Any]]:
@@ -221,7 +214,7 @@ def test_edit_updates_the_row_and_delete_removes_it(
 
     kube_crds.kubectl("delete", "customer", "acme", "-n", kube_namespace, "--timeout=60s", timeout=90)
     assert _display_name(sqlite_url, kube_namespace, "acme") is None
-    assert _row(sqlite_url, "SELECT count(*) FROM trunkline_objects WHERE namespace = :ns", ns=kube_namespace) == 0
+    assert scalar(sqlite_url, "SELECT count(*) FROM trunkline_objects WHERE namespace = :ns", ns=kube_namespace) == 0
 
 
 def test_invalid_object_is_rejected_by_the_api_server(
@@ -252,7 +245,7 @@ def test_orphan_policy_keeps_the_rows(
     kube_crds.kubectl("delete", "customer", "keep-me", "-n", kube_namespace, "--timeout=60s", timeout=90)
     assert _display_name(sqlite_url, kube_namespace, "keep-me") == "Keep-Me"
     owned = "SELECT count(*) FROM trunkline_objects WHERE namespace = :ns AND name = 'keep-me'"
-    assert _row(sqlite_url, owned, ns=kube_namespace) == 0  # unmanaged now, until adopted
+    assert scalar(sqlite_url, owned, ns=kube_namespace) == 0  # unmanaged now, until adopted
 
 
 def test_paused_object_is_not_applied(
@@ -261,7 +254,7 @@ def test_paused_object_is_not_applied(
     run_operator(sqlite_url)
     _apply(kube_crds, kube_namespace, _customer("acme", displayName="Acme"))
     _wait_ready(kube_crds, kube_namespace, "customer/acme")
-    revisions = _row(sqlite_url, "SELECT count(*) FROM trunkline_revisions")
+    revisions = scalar(sqlite_url, "SELECT count(*) FROM trunkline_revisions")
 
     kube_crds.kubectl("annotate", "customer", "acme", "-n", kube_namespace, "trunkline.dev/paused=true")
     _wait_condition(kube_crds, kube_namespace, "customer", "acme", "Synced", "False", "ReconcilePaused")
@@ -276,7 +269,7 @@ def test_paused_object_is_not_applied(
     synced = _condition(kube_crds, kube_namespace, "customer", "acme", "Synced")
     assert synced["reason"] == "ReconcilePaused"
     assert _display_name(sqlite_url, kube_namespace, "acme") == "Acme"
-    assert _row(sqlite_url, "SELECT count(*) FROM trunkline_revisions") == revisions
+    assert scalar(sqlite_url, "SELECT count(*) FROM trunkline_revisions") == revisions
 
     kube_crds.kubectl("annotate", "customer", "acme", "-n", kube_namespace, "trunkline.dev/paused-")
     wait_until(
@@ -294,13 +287,13 @@ def test_drift_is_corrected_by_the_timer(
     _apply(kube_crds, kube_namespace, _customer("acme", displayName="Acme", channels=100))
     _wait_ready(kube_crds, kube_namespace, "customer/acme")
 
-    execute(sqlite_url, "UPDATE customers SET channels = 5, display_name = 'hand edit' WHERE name = 'acme'")
+    sql(sqlite_url, "UPDATE customers SET channels = 5, display_name = 'hand edit' WHERE name = 'acme'")
     wait_until(
         lambda: _display_name(sqlite_url, kube_namespace, "acme") == "Acme",
         timeout=REACT,
         what="the hand edit to be reverted",
     )
-    assert _row(sqlite_url, "SELECT channels FROM customers WHERE name = 'acme'") == 100
+    assert scalar(sqlite_url, "SELECT channels FROM customers WHERE name = 'acme'") == 100
     event = wait_until(
         lambda: next((e for e in _events(kube_crds, kube_namespace, "acme") if e["reason"] == "DriftCorrected"), None),
         timeout=REACT,
@@ -329,7 +322,7 @@ def test_secret_rotation_changes_the_ha1(
     _apply(kube_crds, kube_namespace, _customer("acme"), user)
     _wait_ready(kube_crds, kube_namespace, "credentialauthentication/acme-1001")
     ha1 = "SELECT ha1 FROM credential_authentications WHERE name = 'acme-1001'"
-    first = _row(sqlite_url, ha1)
+    first = scalar(sqlite_url, ha1)
     assert first  # an MD5 hex digest of acme1001:sip.example:first
 
     rotated = base64.b64encode(b"second").decode()
@@ -344,7 +337,7 @@ def test_secret_rotation_changes_the_ha1(
         json.dumps({"data": {"password": rotated}}),
     )
     second = wait_until(
-        lambda: (_row(sqlite_url, ha1) or first) != first and _row(sqlite_url, ha1),
+        lambda: (scalar(sqlite_url, ha1) or first) != first and scalar(sqlite_url, ha1),
         timeout=REACT,
         what="the HA1 of the rotated password",
     )
@@ -378,13 +371,13 @@ def test_route_created_before_its_customer_waits_then_converges(
         kube_crds, kube_namespace, "ingressroute", "acme-standard", "Ready", "False", "WaitingForDependency"
     )
     assert "acme" in waiting["message"]
-    assert _row(sqlite_url, "SELECT count(*) FROM ingress_routes") == 0
+    assert scalar(sqlite_url, "SELECT count(*) FROM ingress_routes") == 0
     printed = kube_crds.kubectl("get", "ingressroutes", "-n", kube_namespace).stdout
     assert "False" in printed
 
     _apply(kube_crds, kube_namespace, _customer("acme"))
     _wait_ready(kube_crds, kube_namespace, "ingressroute/acme-standard", timeout=60)
-    assert _row(sqlite_url, "SELECT count(*) FROM ingress_routes WHERE name = 'acme-standard'") == 1
+    assert scalar(sqlite_url, "SELECT count(*) FROM ingress_routes WHERE name = 'acme-standard'") == 1
 
 
 # -- the operator and its database failing ---------------------------------------------------
@@ -439,8 +432,8 @@ def test_database_outage_turns_objects_unready_and_they_recover(
     _wait_ready(kube_crds, kube_namespace, "customer/acme")
 
     # The database goes away: no new connections, and the open ones are cut.
-    execute(admin, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-    execute(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d", d=database)
+    sql(admin, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+    sql(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d", d=database)
     try:
         down = _wait_condition(kube_crds, kube_namespace, "customer", "acme", "Ready", "False", "Unavailable")
         assert "database" in down["message"].lower() or "connect" in down["message"].lower()
@@ -449,7 +442,7 @@ def test_database_outage_turns_objects_unready_and_they_recover(
         # An edit made during the outage is not lost.
         _apply(kube_crds, kube_namespace, _customer("acme", displayName="Acme after the outage"))
     finally:
-        execute(admin, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        sql(admin, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
 
     _wait_condition(kube_crds, kube_namespace, "customer", "acme", "Ready", "True", "Available", timeout=60)
     wait_until(

@@ -8,8 +8,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import EXAMPLE_PASSWORDS, ROOT, free_udp_port, trunkline
-from support.sidecar import wait_for
+from support.kamailio import EXAMPLE_PASSWORDS, ROOT, free_udp_port, wait_for_cdrs
 
 pytestmark = pytest.mark.e2e
 
@@ -98,11 +97,5 @@ def test_with_sidecar_inactive_customer_gets_its_reason_and_calls_are_rated(
 
     result = run_uac(switch, source="127.0.0.2", cli="15125550100", pai="15125550100", dialed="12125550123", calls=2)
     assert (result.returncode, result.successful) == (0, 2), result.describe() + switch.log_text()[-3000:]
-    cdrs = wait_for(lambda: _cdr_lines(switch_db.url, 2), 15)
+    cdrs = wait_for_cdrs(switch_db.url, "12125550123", 2, switch=switch, sidecar_log=sidecar.log)
     assert len(cdrs) == 2, cdrs
-
-
-def _cdr_lines(db_url, n):
-    out = trunkline("cdr", "export", db_url=db_url, check=False).stdout
-    lines = [line for line in out.splitlines() if "12125550123" in line]
-    return lines if len(lines) >= n else None

@@ -24,19 +24,23 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import (
-    _ANSWERED_FINISH,
-    _REFUSED_FINISH,
+from support.kamailio import (
+    ANSWERED_ACK,
+    ANSWERED_FINISH,
+    ANSWERED_RECV,
+    REFUSED_FINISH,
     ROOT,
     Kamailio,
     SippUas,
-    _in_ci,
-    _require,
-    _source_lock,
+    exported_cdrs,
+    require,
+    source_lock,
     trunkline,
     uac_scenario,
+    wait_for_cdrs,
 )
-from support.sidecar import SidecarProcess, http, wait_for
+from support.sidecar import SidecarProcess, http
+from support.tools import skip_or_fail
 
 pytestmark = pytest.mark.e2e
 
@@ -69,8 +73,8 @@ def answered_or_refused(code: int, *, hold_ms: int) -> str:
   <recv response="183" optional="true"/>
   <recv response="200" optional="true" rrs="true" next="answered"/>
   <recv response="{code}" next="refused"/>"""
-    refused = _REFUSED_FINISH.replace("<send>", '<send next="done">', 1)
-    finish = refused + "\n  " + _ANSWERED_FINISH.replace("{hold_ms}", str(hold_ms)) + '\n  <label id="done"/>'
+    refused = REFUSED_FINISH.replace("<send>", '<send next="done">', 1)
+    finish = refused + "\n  " + ANSWERED_FINISH.replace("{hold_ms}", str(hold_ms)) + '\n  <label id="done"/>'
     return _swap_outcomes(uac_scenario(200, pai=PAI), recv, finish)
 
 
@@ -79,18 +83,9 @@ def answered_until_bye() -> str:
     recv = """<recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
   <recv response="200" rrs="true" start_rtd="1" next="answered"/>"""
-    finish = """<label id="answered"/>
-  <send><![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:[cli]@[from_domain]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-[routes]
-Call-ID: [call_id]
-CSeq: [last_cseq_number] ACK
-Max-Forwards: 70
-Content-Length: 0
-]]></send>
+    finish = (
+        ANSWERED_ACK
+        + """
   <recv request="BYE" timeout="15000" rtd="1"/>
   <send><![CDATA[
 SIP/2.0 200 OK
@@ -101,17 +96,15 @@ SIP/2.0 200 OK
 [last_CSeq:]
 Content-Length: 0
 ]]></send>"""
+    )
     return _swap_outcomes(uac_scenario(200, pai=PAI), recv, finish)
 
 
 def _swap_outcomes(base: str, recv: str, finish: str) -> str:
     """Replace the answered-call receive blocks and ending of conftest's UAC scenario."""
-    answered_recv = """<recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200" rrs="true" rtd="true" next="answered"/>"""
-    assert base.count(answered_recv) == 2
+    assert base.count(ANSWERED_RECV) == 2
     head, _, _ = base.partition('<label id="answered"/>')
-    return head.replace(answered_recv, recv) + finish + "\n</scenario>\n"
+    return head.replace(ANSWERED_RECV, recv) + finish + "\n</scenario>\n"
 
 
 @dataclass
@@ -165,7 +158,7 @@ def run_sipp(
         "-trace_counts", "-trace_msg", "-message_file", "messages.log",
         "-trace_err", "-error_file", "errors.log",
     ]  # fmt: skip
-    with _source_lock(source, source_port):
+    with source_lock(source, source_port):
         started = time.monotonic()
         process = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout)
         elapsed = time.monotonic() - started
@@ -188,16 +181,6 @@ def sipp_seconds(value: str) -> float:
     """sipp's "HH:MM:SS:mmm[uuu]" durations (response times, call length)."""
     hours, minutes, seconds, fraction = value.split(":")
     return int(hours) * 3600 + int(minutes) * 60 + int(seconds) + float(f"0.{fraction}")
-
-
-def exported_cdrs(db_url: str, dialed: str) -> list[dict[str, Any]]:
-    out = trunkline("cdr", "export", "--customer", "acme-voip", db_url=db_url).stdout
-    rows = [json.loads(line) for line in out.splitlines() if line.strip()]
-    return [row for row in rows if dialed in json.dumps(row)]
-
-
-def wait_for_cdrs(db_url: str, dialed: str, n: int) -> list[dict[str, Any]]:
-    return wait_for(lambda: (rows := exported_cdrs(db_url, dialed)) and len(rows) >= n and rows, 60, 0.5)
 
 
 def acme_stats(db_url: str) -> dict[str, Any]:
@@ -267,7 +250,7 @@ def test_blocked_prefix_is_refused_with_the_sidecars_code_and_reason(switch_with
 def test_over_channel_limit_gets_the_routes_code_and_stats_match_sipp(
     switch_with, switch_db, tmp_path, route, dialed, code
 ):
-    switch, _ = switch_with(**{route: {"channels": 2}})
+    switch, sidecar = switch_with(**{route: {"channels": 2}})
     hold_ms = 4000
     # 3 calls 100 ms apart: two are answered and held 4 s, the third finds both channels taken
     run = run_sipp(tmp_path / "uac", switch, answered_or_refused(code, hold_ms=hold_ms), calls=3, dialed=dialed)
@@ -275,7 +258,7 @@ def test_over_channel_limit_gets_the_routes_code_and_stats_match_sipp(
     assert (run.received("200"), run.received(str(code))) == (2 + 2, 1), run.describe()  # 2 INVITE + 2 BYE 200s
     assert re.search(rf"sidecar refused \S+: {code} ", switch.log_text()), switch.log_text()[-3000:]
 
-    cdrs = wait_for_cdrs(switch_db.url, DIALED, 2)
+    cdrs = wait_for_cdrs(switch_db.url, DIALED, 2, switch=switch, sidecar_log=sidecar.log)
     assert len(cdrs) == 2, cdrs
     assert all(str(row.get("status", "")).lower() == "rated" for row in cdrs), cdrs
 
@@ -287,14 +270,14 @@ def test_over_channel_limit_gets_the_routes_code_and_stats_match_sipp(
 
 
 def test_max_duration_bye_from_kamailio_and_the_call_is_rated(switch_with, switch_db, tmp_path):
-    switch, _ = switch_with(**{"acme-standard": {"maxDuration": 3}})
+    switch, sidecar = switch_with(**{"acme-standard": {"maxDuration": 3}})
     run = run_sipp(tmp_path / "uac", switch, answered_until_bye(), calls=1)
     assert (run.returncode, run.successful) == (0, 1), run.describe()
     assert "BYE sip:" in run.messages, run.messages[-3000:]
     answer_to_bye = sipp_seconds(run.stats["ResponseTime1(C)"])
     assert 2.5 <= answer_to_bye <= 5.5, run.describe()
 
-    (cdr,) = wait_for_cdrs(switch_db.url, DIALED, 1)
+    (cdr,) = wait_for_cdrs(switch_db.url, DIALED, 1, switch=switch, sidecar_log=sidecar.log)
     assert str(cdr.get("status", "")).lower() == "rated", cdr
     stats = acme_stats(switch_db.url)
     assert (stats["attempts"], stats["answered"], stats["asr"]) == (1, 1, 100.0), stats
@@ -313,13 +296,11 @@ def _require_db_postgres() -> None:
     modules = [Path(p) for p in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/lib64")]
     if not any((base / "kamailio" / "modules" / "db_postgres.so").exists() for base in modules):
         reason = "Kamailio's db_postgres module is not installed (apt-get install kamailio-postgres-modules)"
-        if _in_ci():
-            pytest.fail(f"{reason}; CI is set, so this fails instead of skipping")
-        pytest.skip(reason)
+        skip_or_fail(reason, where="tests/kamailio")
 
 
 def test_postgres_switch_database(postgres_url, uas: SippUas, start_sidecar, tmp_path):
-    _require("kamailio", "kamcmd", "sipp")
+    require("kamailio", "kamcmd", "sipp")
     _require_db_postgres()
     db = _PostgresSwitchDb(postgres_url)
     db.apply(modified_examples(tmp_path, **{"acme-standard": {"channels": 2}}))
@@ -341,7 +322,7 @@ def test_postgres_switch_database(postgres_url, uas: SippUas, start_sidecar, tmp
         assert (unknown.returncode, unknown.received("403")) == (0, 1), unknown.describe()
     finally:
         switch.stop()
-    cdrs = wait_for_cdrs(postgres_url, DIALED, 2)
+    cdrs = wait_for_cdrs(postgres_url, DIALED, 2, switch=switch, sidecar_log=sidecar.log)
     assert len(cdrs) == 2 and all(str(row.get("status", "")).lower() == "rated" for row in cdrs), cdrs
     stats = acme_stats(postgres_url)
     assert (stats["attempts"], stats["answered"], stats["asr"]) == (2, 2, 100.0), stats

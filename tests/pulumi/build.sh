@@ -29,67 +29,20 @@ set -euo pipefail
 PULUMI_VERSION=v3.274.1
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cache_root=${TRUNKLINE_TOOLS_CACHE:-$HOME/.cache/trunkline/tools}
-out=$cache_root/pulumi-$PULUMI_VERSION
 files=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python)
-
-say() { echo "pulumi-tools: $*" >&2; }
-in_ci() { [[ -n "${CI:-}" && "${CI,,}" != false && "${CI}" != 0 && "${CI,,}" != no ]]; }
-complete() {
+TOOL=pulumi-tools
+# shellcheck source=../../scripts/lib/gotool.sh
+source "$here/../../scripts/lib/gotool.sh"
+gotool_complete() {
     local f
     for f in "${files[@]}"; do [[ -x $out/$f ]] || return 1; done
 }
+gotool_init "pulumi-$PULUMI_VERSION" "$@"
 
-optional=false
-case "${1:-}" in
-    --print) echo "$out"; exit 0 ;;
-    --optional) optional=true ;;
-    "") ;;
-    *) echo "usage: $0 [--optional|--print]" >&2; exit 2 ;;
-esac
-
-if complete; then
-    say "pulumi $PULUMI_VERSION already built in $out"
-    echo "$out"
-    exit 0
-fi
-
-# $GO, when set, is the only Go looked at (GO=none: act as if Go were not installed).
-if [[ -n "${GO:-}" ]]; then
-    go_bin=$(command -v "$GO" || true)
-else
-    go_bin=$(command -v go || true)
-    if [[ -z $go_bin && -x /usr/local/go/bin/go ]]; then
-        go_bin=/usr/local/go/bin/go
-    fi
-fi
-if [[ -z $go_bin ]]; then
-    if $optional && ! in_ci; then
-        say "Go is not installed: not building pulumi; the tests in tests/pulumi will skip"
-        exit 0
-    fi
-    say "Go is not installed (no 'go' on PATH or in /usr/local/go/bin); cannot build pulumi"
-    exit 3
-fi
-
-mkdir -p "$cache_root"
-# One build at a time; whoever waited finds the binaries made by the one before.
-exec 9>"$cache_root/.pulumi-$PULUMI_VERSION.lock"
-if ! flock -n 9; then
-    say "another build of pulumi $PULUMI_VERSION is running; waiting for it"
-    flock 9
-fi
-if complete; then
-    say "pulumi $PULUMI_VERSION was built meanwhile in $out"
-    echo "$out"
-    exit 0
-fi
-
-# Plain Go programs: no cgo (static binaries, no C toolchain needed). GOTOOLCHAIN=local: build with
-# the Go that is installed, never download another one.
-export CGO_ENABLED=0
-export GOFLAGS="-mod=mod -buildvcs=false"
-export GOTOOLCHAIN=local
+gotool_done "pulumi $PULUMI_VERSION already built"
+gotool_find_go "pulumi"
+gotool_lock
+gotool_env
 
 tmp=$(mktemp -d "$cache_root/.build-pulumi-$PULUMI_VERSION-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

@@ -13,48 +13,20 @@ and a failed build are failures: a CI run that silently skipped these tests woul
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 from support.pulumi_stack import PulumiProject
-from support.tools import find_go, skip_or_fail
+from support.tools import build_tools
 
 PULUMI_DIR = Path(__file__).resolve().parent
 BUILD_SCRIPT = PULUMI_DIR / "build.sh"
-
-#: The first build on a fresh machine fetches ~1.2 GB of module sources and compiles for 5-15 minutes.
-_BUILD_TIMEOUT = 45 * 60
-
-
-def _skip_or_fail(reason: str) -> NoReturn:
-    skip_or_fail(reason, where="tests/pulumi")
 
 
 @pytest.fixture(scope="session")
 def pulumi_tools() -> Path:
     """Build (when missing) and return the directory with pulumi and the Python language host."""
-    prebuilt = Path(
-        subprocess.run([str(BUILD_SCRIPT), "--print"], capture_output=True, text=True, check=True).stdout.strip()
-    )
-    if not (prebuilt / "pulumi").exists() and find_go() is None:
-        _skip_or_fail("Go is not installed, so the Pulumi CLI cannot be built (tests/pulumi/build.sh)")
-    try:
-        done = subprocess.run(
-            [str(BUILD_SCRIPT)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=_BUILD_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        _skip_or_fail(f"tests/pulumi/build.sh did not finish in {_BUILD_TIMEOUT // 60} minutes")
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
-        _skip_or_fail(f"tests/pulumi/build.sh failed with status {done.returncode}:\n{tail}")
-    return Path(done.stdout.strip().splitlines()[-1])
+    return build_tools(BUILD_SCRIPT, binaries=("pulumi",), where="tests/pulumi")
 
 
 @pytest.fixture(scope="module")

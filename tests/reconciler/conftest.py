@@ -9,19 +9,19 @@ Secrets come from environment variables set with ``monkeypatch`` for every test.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from support.db import dump, sql
 
 import resources
 from reconciler.apply import RevisionInfo
 from reconciler.reconcile import ApplyResult, Options, apply
 from resources.state import DesiredState
-from switchdb.engine import open_database
 from switchdb.tables import metadata
 
 SIP_PASSWORD = "Sup3r-S3cret-pw"
@@ -266,14 +266,6 @@ def manifests() -> Manifests:
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    """An upgraded switch database, on SQLite and on PostgreSQL."""
-    engine = open_database(db_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def apply_state() -> Callable[..., ApplyResult]:
     """``apply_state(engine, state, **kwargs)``: apply with a test RevisionInfo."""
 
@@ -284,35 +276,16 @@ def apply_state() -> Callable[..., ApplyResult]:
     return run
 
 
-@pytest.fixture
-def sql() -> Callable[..., list[Any]]:
+@pytest.fixture(name="sql")
+def sql_fixture() -> Callable[..., list[Any]]:
     """``sql(engine, statement, **params)``: run one statement in its own transaction; rows if any."""
-
-    def run(engine: sa.Engine, statement: str, **params: Any) -> list[Any]:
-        with engine.begin() as conn:
-            result = conn.execute(sa.text(statement), params)
-            return list(result) if result.returns_rows else []
-
-    return run
+    return sql
 
 
-def _table_rows(conn: sa.Connection, table: sa.Table) -> list[tuple[Any, ...]]:
-    rows = [tuple(r) for r in conn.execute(sa.select(table))]
-    return sorted(rows, key=repr)
-
-
-@pytest.fixture
-def dump() -> Callable[[sa.Engine], dict[str, list[tuple[Any, ...]]]]:
+@pytest.fixture(name="dump")
+def dump_fixture() -> Callable[[sa.Engine], dict[str, list[tuple[Any, ...]]]]:
     """``dump(engine)``: every table and Kamailio view, all rows, sorted; for before/after comparisons."""
-
-    def run(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
-        with engine.connect() as conn:
-            out = {t.name: _table_rows(conn, t) for t in metadata.sorted_tables}
-            for view in ("address", "subscriber"):
-                out[view] = sorted((tuple(r) for r in conn.execute(sa.text(f"SELECT * FROM {view}"))), key=repr)
-        return out
-
-    return run
+    return dump
 
 
 @pytest.fixture
@@ -326,13 +299,30 @@ def revisions(sql: Callable[..., list[Any]]) -> Callable[[sa.Engine], int]:
 
 
 UNOWNED_DEFAULTS: dict[str, dict[str, Any]] = {
-    "customers": {"namespace": "default", "display_name": "Legacy", "status": "Active", "currency": "USD",
-                  "debit_limit": 0, "minimum_payment": 0, "tax_percent": 0, "portal_access": False,
-                  "channels": 0, "flow_speed": 0, "tags": []},
+    "customers": {
+        "namespace": "default",
+        "display_name": "Legacy",
+        "status": "Active",
+        "currency": "USD",
+        "debit_limit": 0,
+        "minimum_payment": 0,
+        "tax_percent": 0,
+        "portal_access": False,
+        "channels": 0,
+        "flow_speed": 0,
+        "tags": [],
+    },
     "dids": {"namespace": "default", "provider_name": "Legacy Numbers", "cost": 0, "retail": 0, "enabled": True},
-    "credential_authentications": {"namespace": "default", "password_ref": {"env": "LEGACY"}, "channels": 0,
-                                   "flow_speed": 0, "codecs": [], "ip_allow_list": [],
-                                   "ha1": "0" * 32, "ha1b": "0" * 32},
+    "credential_authentications": {
+        "namespace": "default",
+        "password_ref": {"env": "LEGACY"},
+        "channels": 0,
+        "flow_speed": 0,
+        "codecs": [],
+        "ip_allow_list": [],
+        "ha1": "0" * 32,
+        "ha1b": "0" * 32,
+    },
 }
 
 

@@ -70,10 +70,12 @@ def test_failure_after_the_first_group_leaves_the_database_exactly_as_before(
 
 # (what is changed behind the engine's back between plan and apply)
 STALE = [
-    pytest.param("UPDATE customers SET channels = 999 WHERE name = 'acme-voip'",
-                 id="row-the-plan-updates-changed-again"),
-    pytest.param("UPDATE packages SET quantity = 7 WHERE name = 'acme-bundle'",
-                 id="row-the-plan-does-not-touch-drifted"),
+    pytest.param(
+        "UPDATE customers SET channels = 999 WHERE name = 'acme-voip'", id="row-the-plan-updates-changed-again"
+    ),
+    pytest.param(
+        "UPDATE packages SET quantity = 7 WHERE name = 'acme-bundle'", id="row-the-plan-does-not-touch-drifted"
+    ),
     pytest.param("DELETE FROM alerts WHERE name = 'acme-low-balance'", id="owned-row-deleted"),
     pytest.param("UPDATE rates SET per_minute = 1 WHERE prefix = '447'", id="child-row-changed"),
 ]

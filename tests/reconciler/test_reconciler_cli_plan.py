@@ -10,24 +10,16 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from support.cli import run_cli
 
-from reconciler.cli import main
 from switchdb.engine import open_database
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
 
 
 @pytest.fixture
@@ -37,18 +29,7 @@ def trunkline(capsys, monkeypatch):
     monkeypatch.delenv("TRUNKLINE_DEBUG", raising=False)
     monkeypatch.setenv("TRUNKLINE_ACTOR", "pytest")
 
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:
-            code = 0
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
-
-    return run
+    return lambda *args: run_cli(capsys, *args)
 
 
 def test_the_command_exits_2_with_changes_and_0_without(db_url, manifests, tmp_path):
@@ -99,8 +80,15 @@ def test_plan_apply_plan_exit_codes_and_json(db_url, manifests, tmp_path, secret
     update = trunkline("plan", path, "--db", db_url, "--detailed-exitcode", "-o", "json")
     assert update.returncode == 2, update.stderr
     assert json.loads(update.stdout) == {
-        "changes": [{"action": "update", "kind": "Customer", "namespace": "default", "name": "acme-voip",
-                     "diff": {"channels": {"before": 200, "after": 240}}}],
+        "changes": [
+            {
+                "action": "update",
+                "kind": "Customer",
+                "namespace": "default",
+                "name": "acme-voip",
+                "diff": {"channels": {"before": 200, "after": 240}},
+            }
+        ],
         "summary": {"create": 0, "update": 1, "delete": 0},
         "unchanged": len(manifests.documents) - 1,
         "unmanaged": [],

@@ -51,8 +51,17 @@ def test_adopt_takes_ownership_of_the_existing_row_and_updates_it(engine, manife
 def test_adopting_an_identical_row_is_still_a_change_that_records_ownership(
     engine, manifests, insert_unowned, apply_state, sql
 ):
-    insert_unowned(engine, "customers", name="bluefin-telecom", display_name="Bluefin Telecom GmbH",
-                   status="Inactive", currency="EUR", tax_percent=19, channels=60, flow_speed=6)
+    insert_unowned(
+        engine,
+        "customers",
+        name="bluefin-telecom",
+        display_name="Bluefin Telecom GmbH",
+        status="Inactive",
+        currency="EUR",
+        tax_percent=19,
+        channels=60,
+        flow_speed=6,
+    )
     state = manifests.only("Customer/bluefin-telecom").state()
 
     result = plan(engine, state, options=Options(adopt=True))
@@ -64,19 +73,50 @@ def test_adopting_an_identical_row_is_still_a_change_that_records_ownership(
 
 # (squatting table and row, declared document and edit that claims its value, when, field, holder)
 UNIQUE_COLLISIONS = [
-    pytest.param("dids", {"name": "legacy-number", "number": "442079460999"},
-                 "Did/acme-reception", '"+12125550142"', '"+442079460999"', "create",
-                 "number", "Did/default/legacy-number", id="did-number-belongs-to-one-customer"),
-    pytest.param("dids", {"name": "legacy-number", "number": "442079460999"},
-                 "Did/acme-reception", '"+12125550142"', '"+442079460999"', "update",
-                 "number", "Did/default/legacy-number", id="did-renumbered-onto-an-unmanaged-number"),
-    pytest.param("dids", {"name": "legacy-number", "number": "442079460999"},
-                 "Did/acme-reception", '"+12125550142"', '"+442079460999"', "adopt",
-                 "number", "Did/default/legacy-number", id="adopt-cannot-take-a-row-of-another-name"),
-    pytest.param("credential_authentications", {"name": "legacy-sip", "username": "legacy1",
-                                                "realm": "sip.kestrel.example"},
-                 "CredentialAuthentication/acme-1001", "username: acme1001", "username: legacy1", "create",
-                 "username, realm", "CredentialAuthentication/default/legacy-sip", id="sip-username-unique-per-realm"),
+    pytest.param(
+        "dids",
+        {"name": "legacy-number", "number": "442079460999"},
+        "Did/acme-reception",
+        '"+12125550142"',
+        '"+442079460999"',
+        "create",
+        "number",
+        "Did/default/legacy-number",
+        id="did-number-belongs-to-one-customer",
+    ),
+    pytest.param(
+        "dids",
+        {"name": "legacy-number", "number": "442079460999"},
+        "Did/acme-reception",
+        '"+12125550142"',
+        '"+442079460999"',
+        "update",
+        "number",
+        "Did/default/legacy-number",
+        id="did-renumbered-onto-an-unmanaged-number",
+    ),
+    pytest.param(
+        "dids",
+        {"name": "legacy-number", "number": "442079460999"},
+        "Did/acme-reception",
+        '"+12125550142"',
+        '"+442079460999"',
+        "adopt",
+        "number",
+        "Did/default/legacy-number",
+        id="adopt-cannot-take-a-row-of-another-name",
+    ),
+    pytest.param(
+        "credential_authentications",
+        {"name": "legacy-sip", "username": "legacy1", "realm": "sip.kestrel.example"},
+        "CredentialAuthentication/acme-1001",
+        "username: acme1001",
+        "username: legacy1",
+        "create",
+        "username, realm",
+        "CredentialAuthentication/default/legacy-sip",
+        id="sip-username-unique-per-realm",
+    ),
 ]
 
 
@@ -123,10 +163,22 @@ def test_unmanaged_rows_are_listed_and_left_untouched(engine, manifests, insert_
 
 # (document, old text, new text, field, reason fragment)
 IMMUTABLE = [
-    pytest.param("Customer/bluefin-telecom", "currency: EUR", "currency: GBP", "spec.currency",
-                 "balances, payments and CDRs are kept in the account currency", id="customer-currency"),
-    pytest.param("RateCard/eur-standard", "currency: EUR", "currency: GBP", "spec.currency",
-                 "rated CDRs and routes depend on the card's currency", id="ratecard-currency"),
+    pytest.param(
+        "Customer/bluefin-telecom",
+        "currency: EUR",
+        "currency: GBP",
+        "spec.currency",
+        "balances, payments and CDRs are kept in the account currency",
+        id="customer-currency",
+    ),
+    pytest.param(
+        "RateCard/eur-standard",
+        "currency: EUR",
+        "currency: GBP",
+        "spec.currency",
+        "rated CDRs and routes depend on the card's currency",
+        id="ratecard-currency",
+    ),
 ]
 
 

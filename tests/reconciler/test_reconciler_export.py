@@ -97,12 +97,22 @@ def test_kamailio_views_show_the_declared_addresses_and_sip_users(engine, manife
 @pytest.mark.parametrize(
     ("document", "old", "new", "query", "expected"),
     [
-        pytest.param("IpAuthentication/acme-sbc-pool", "address: 192.0.2.0/28", "address: 198.51.100.64/26",
-                     "SELECT ip_addr, mask, port FROM address WHERE port = 5080", [("198.51.100.64", 26, 5080)],
-                     id="address-moves-with-the-cidr"),
-        pytest.param("CredentialAuthentication/acme-1001", "username: acme1001", "username: acme2002",
-                     "SELECT username, domain FROM subscriber", [("acme2002", "sip.kestrel.example")],
-                     id="subscriber-follows-a-renamed-user"),
+        pytest.param(
+            "IpAuthentication/acme-sbc-pool",
+            "address: 192.0.2.0/28",
+            "address: 198.51.100.64/26",
+            "SELECT ip_addr, mask, port FROM address WHERE port = 5080",
+            [("198.51.100.64", 26, 5080)],
+            id="address-moves-with-the-cidr",
+        ),
+        pytest.param(
+            "CredentialAuthentication/acme-1001",
+            "username: acme1001",
+            "username: acme2002",
+            "SELECT username, domain FROM subscriber",
+            [("acme2002", "sip.kestrel.example")],
+            id="subscriber-follows-a-renamed-user",
+        ),
     ],
 )
 def test_kamailio_views_follow_updates(engine, manifests, apply_state, sql, document, old, new, query, expected):

@@ -21,8 +21,10 @@ KIND_TABLES = {
     "Package": "packages",
     "Alert": "alerts",
 }
-CHILD_TABLES = {"customers": {"customer_contacts": "customer_id", "customer_cli_rules": "customer_id"},
-                "rate_cards": {"rates": "rate_card_id"}}
+CHILD_TABLES = {
+    "customers": {"customer_contacts": "customer_id", "customer_cli_rules": "customer_id"},
+    "rate_cards": {"rates": "rate_card_id"},
+}
 
 
 def key(name: str) -> ObjectKey:
@@ -62,56 +64,204 @@ def test_create_every_kind_then_second_apply_is_a_no_op(engine, manifests, apply
 
 # (document, old text, new text, diff label, before, after (canonical JSON forms), SQL, DB value after)
 UPDATES = [
-    pytest.param("Customer/acme-voip", "channels: 200", "channels: 250", "channels", 200, 250,
-                 "SELECT channels FROM customers WHERE name = 'acme-voip'", 250, id="customer-scalar-limit"),
-    pytest.param("Customer/acme-voip", "city: Austin", "city: Dallas", "address.city", "Austin", "Dallas",
-                 "SELECT address_city FROM customers WHERE name = 'acme-voip'", "Dallas",
-                 id="customer-nested-address-field-flattened-to-a-column"),
-    pytest.param("Customer/acme-voip", 'debitLimit: "500.00"', 'debitLimit: "750.25"', "debitLimit", "500", "750.25",
-                 "SELECT debit_limit FROM customers WHERE name = 'acme-voip'", Decimal("750.25"),
-                 id="customer-money-is-decimal"),
-    pytest.param("Customer/acme-voip", "labels: {tier: gold}", "labels: {tier: platinum}", "metadata.labels",
-                 {"tier": "gold"}, {"tier": "platinum"}, None, None, id="customer-labels-are-compared"),
-    pytest.param("Customer/acme-voip", "name: Luis Ortega", "name: Luis Ortega-Diaz", "contacts[1].name",
-                 "Luis Ortega", "Luis Ortega-Diaz",
-                 "SELECT name FROM customer_contacts WHERE position = 1", "Luis Ortega-Diaz",
-                 id="customer-contact-child-row"),
-    pytest.param("Customer/acme-voip", "notes: premium route", "notes: premium route, Austin only", "cliRules[0].notes",
-                 "premium route", "premium route, Austin only",
-                 "SELECT notes FROM customer_cli_rules WHERE position = 0", "premium route, Austin only",
-                 id="customer-cli-rule-child-row"),
-    pytest.param("RateCard/usd-wholesale", 'perMinute: "0.0065"', 'perMinute: "0.0071"', "rates[44].perMinute",
-                 "0.0065", "0.0071", "SELECT per_minute FROM rates WHERE prefix = '44'", Decimal("0.0071"),
-                 id="ratecard-inline-rate-by-prefix"),
-    pytest.param("RateCard/usd-wholesale", 'perMinute: "0.0090"', 'perMinute: "0.0085"',
-                 "rates[1@2030-01-01].perMinute",
-                 "0.009", "0.0085",
-                 "SELECT per_minute FROM rates WHERE prefix = '1' AND effective_from IS NOT NULL", Decimal("0.0085"),
-                 id="ratecard-future-rate-keyed-by-effective-from"),
-    pytest.param("RateCard/usd-wholesale", "description: A-Z wholesale, USD", "description: A-Z, USD",
-                 "description", "A-Z wholesale, USD", "A-Z, USD",
-                 "SELECT description FROM rate_cards WHERE name = 'usd-wholesale'", "A-Z, USD", id="ratecard-scalar"),
-    pytest.param("IngressRoute/acme-standard", "priority: 10", "priority: 20", "priority", 10, 20,
-                 "SELECT priority FROM ingress_routes", 20, id="route-priority"),
-    pytest.param("IngressRoute/acme-standard", 'dialStrings: ["1", "44"]', 'dialStrings: ["1"]', "dialStrings",
-                 ["1", "44"], ["1"], None, None, id="route-list-field"),
-    pytest.param("IpAuthentication/acme-sbc-pool", "address: 192.0.2.0/28", "address: 192.0.2.16/29", "address",
-                 "192.0.2.0/28", "192.0.2.16/29",
-                 "SELECT ip_addr || '/' || CAST(mask AS VARCHAR(3)) FROM address WHERE port = 5080",
-                 "192.0.2.16/29", id="ip-auth-cidr-moves-kamailio-columns-too"),
-    pytest.param("IpAuthentication/acme-pbx", "port: 5060", "port: 5062", "port", 5060, 5062,
-                 "SELECT port FROM ip_authentications WHERE name = 'acme-pbx'", 5062, id="ip-auth-port"),
-    pytest.param("CredentialAuthentication/acme-1001", "channels: 10", "channels: 12", "channels", 10, 12,
-                 "SELECT channels FROM credential_authentications", 12, id="sip-user-limit"),
-    pytest.param("Did/acme-reception", 'retail: "1.00"', 'retail: "1.50"', "retail", "1", "1.5",
-                 "SELECT retail FROM dids", Decimal("1.5"), id="did-monthly-retail"),
-    pytest.param("Did/acme-reception", 'uri: "sip:reception@127.0.0.2:5060"', 'uri: "sip:ivr@127.0.0.2:5060"',
-                 "destination.uri", "sip:reception@127.0.0.2:5060", "sip:ivr@127.0.0.2:5060",
-                 "SELECT destination_uri FROM dids", "sip:ivr@127.0.0.2:5060", id="did-destination"),
-    pytest.param("Package/acme-bundle", "quantity: 1", "quantity: 3", "quantity", 1, 3,
-                 "SELECT quantity FROM packages", 3, id="package-quantity"),
-    pytest.param("Alert/acme-low-balance", 'threshold: "50"', 'threshold: "25"', "threshold", "50", "25",
-                 "SELECT threshold FROM alerts", Decimal("25"), id="alert-threshold"),
+    pytest.param(
+        "Customer/acme-voip",
+        "channels: 200",
+        "channels: 250",
+        "channels",
+        200,
+        250,
+        "SELECT channels FROM customers WHERE name = 'acme-voip'",
+        250,
+        id="customer-scalar-limit",
+    ),
+    pytest.param(
+        "Customer/acme-voip",
+        "city: Austin",
+        "city: Dallas",
+        "address.city",
+        "Austin",
+        "Dallas",
+        "SELECT address_city FROM customers WHERE name = 'acme-voip'",
+        "Dallas",
+        id="customer-nested-address-field-flattened-to-a-column",
+    ),
+    pytest.param(
+        "Customer/acme-voip",
+        'debitLimit: "500.00"',
+        'debitLimit: "750.25"',
+        "debitLimit",
+        "500",
+        "750.25",
+        "SELECT debit_limit FROM customers WHERE name = 'acme-voip'",
+        Decimal("750.25"),
+        id="customer-money-is-decimal",
+    ),
+    pytest.param(
+        "Customer/acme-voip",
+        "labels: {tier: gold}",
+        "labels: {tier: platinum}",
+        "metadata.labels",
+        {"tier": "gold"},
+        {"tier": "platinum"},
+        None,
+        None,
+        id="customer-labels-are-compared",
+    ),
+    pytest.param(
+        "Customer/acme-voip",
+        "name: Luis Ortega",
+        "name: Luis Ortega-Diaz",
+        "contacts[1].name",
+        "Luis Ortega",
+        "Luis Ortega-Diaz",
+        "SELECT name FROM customer_contacts WHERE position = 1",
+        "Luis Ortega-Diaz",
+        id="customer-contact-child-row",
+    ),
+    pytest.param(
+        "Customer/acme-voip",
+        "notes: premium route",
+        "notes: premium route, Austin only",
+        "cliRules[0].notes",
+        "premium route",
+        "premium route, Austin only",
+        "SELECT notes FROM customer_cli_rules WHERE position = 0",
+        "premium route, Austin only",
+        id="customer-cli-rule-child-row",
+    ),
+    pytest.param(
+        "RateCard/usd-wholesale",
+        'perMinute: "0.0065"',
+        'perMinute: "0.0071"',
+        "rates[44].perMinute",
+        "0.0065",
+        "0.0071",
+        "SELECT per_minute FROM rates WHERE prefix = '44'",
+        Decimal("0.0071"),
+        id="ratecard-inline-rate-by-prefix",
+    ),
+    pytest.param(
+        "RateCard/usd-wholesale",
+        'perMinute: "0.0090"',
+        'perMinute: "0.0085"',
+        "rates[1@2030-01-01].perMinute",
+        "0.009",
+        "0.0085",
+        "SELECT per_minute FROM rates WHERE prefix = '1' AND effective_from IS NOT NULL",
+        Decimal("0.0085"),
+        id="ratecard-future-rate-keyed-by-effective-from",
+    ),
+    pytest.param(
+        "RateCard/usd-wholesale",
+        "description: A-Z wholesale, USD",
+        "description: A-Z, USD",
+        "description",
+        "A-Z wholesale, USD",
+        "A-Z, USD",
+        "SELECT description FROM rate_cards WHERE name = 'usd-wholesale'",
+        "A-Z, USD",
+        id="ratecard-scalar",
+    ),
+    pytest.param(
+        "IngressRoute/acme-standard",
+        "priority: 10",
+        "priority: 20",
+        "priority",
+        10,
+        20,
+        "SELECT priority FROM ingress_routes",
+        20,
+        id="route-priority",
+    ),
+    pytest.param(
+        "IngressRoute/acme-standard",
+        'dialStrings: ["1", "44"]',
+        'dialStrings: ["1"]',
+        "dialStrings",
+        ["1", "44"],
+        ["1"],
+        None,
+        None,
+        id="route-list-field",
+    ),
+    pytest.param(
+        "IpAuthentication/acme-sbc-pool",
+        "address: 192.0.2.0/28",
+        "address: 192.0.2.16/29",
+        "address",
+        "192.0.2.0/28",
+        "192.0.2.16/29",
+        "SELECT ip_addr || '/' || CAST(mask AS VARCHAR(3)) FROM address WHERE port = 5080",
+        "192.0.2.16/29",
+        id="ip-auth-cidr-moves-kamailio-columns-too",
+    ),
+    pytest.param(
+        "IpAuthentication/acme-pbx",
+        "port: 5060",
+        "port: 5062",
+        "port",
+        5060,
+        5062,
+        "SELECT port FROM ip_authentications WHERE name = 'acme-pbx'",
+        5062,
+        id="ip-auth-port",
+    ),
+    pytest.param(
+        "CredentialAuthentication/acme-1001",
+        "channels: 10",
+        "channels: 12",
+        "channels",
+        10,
+        12,
+        "SELECT channels FROM credential_authentications",
+        12,
+        id="sip-user-limit",
+    ),
+    pytest.param(
+        "Did/acme-reception",
+        'retail: "1.00"',
+        'retail: "1.50"',
+        "retail",
+        "1",
+        "1.5",
+        "SELECT retail FROM dids",
+        Decimal("1.5"),
+        id="did-monthly-retail",
+    ),
+    pytest.param(
+        "Did/acme-reception",
+        'uri: "sip:reception@127.0.0.2:5060"',
+        'uri: "sip:ivr@127.0.0.2:5060"',
+        "destination.uri",
+        "sip:reception@127.0.0.2:5060",
+        "sip:ivr@127.0.0.2:5060",
+        "SELECT destination_uri FROM dids",
+        "sip:ivr@127.0.0.2:5060",
+        id="did-destination",
+    ),
+    pytest.param(
+        "Package/acme-bundle",
+        "quantity: 1",
+        "quantity: 3",
+        "quantity",
+        1,
+        3,
+        "SELECT quantity FROM packages",
+        3,
+        id="package-quantity",
+    ),
+    pytest.param(
+        "Alert/acme-low-balance",
+        'threshold: "50"',
+        'threshold: "25"',
+        "threshold",
+        "50",
+        "25",
+        "SELECT threshold FROM alerts",
+        Decimal("25"),
+        id="alert-threshold",
+    ),
 ]
 
 
@@ -142,11 +292,20 @@ def test_update_shows_field_before_after_and_writes_the_row(
 # (documents dropped from the state, child tables whose rows must go with the parent)
 PRUNES = [
     pytest.param(["Customer/bluefin-telecom"], [], id="customer-without-dependents"),
-    pytest.param([
-        "Customer/acme-voip", "IngressRoute/acme-standard", "IpAuthentication/acme-pbx",
-        "IpAuthentication/acme-sbc-pool", "CredentialAuthentication/acme-1001", "Did/acme-reception",
-        "Package/acme-bundle", "Alert/acme-low-balance"], ["customer_contacts", "customer_cli_rules"],
-        id="customer-with-contacts-rules-and-everything-referencing-it-fk-restrict-order"),
+    pytest.param(
+        [
+            "Customer/acme-voip",
+            "IngressRoute/acme-standard",
+            "IpAuthentication/acme-pbx",
+            "IpAuthentication/acme-sbc-pool",
+            "CredentialAuthentication/acme-1001",
+            "Did/acme-reception",
+            "Package/acme-bundle",
+            "Alert/acme-low-balance",
+        ],
+        ["customer_contacts", "customer_cli_rules"],
+        id="customer-with-contacts-rules-and-everything-referencing-it-fk-restrict-order",
+    ),
     pytest.param(["RateCard/eur-standard"], ["rates"], id="ratecard-with-its-rates"),
     pytest.param(["IngressRoute/acme-standard"], [], id="route"),
     pytest.param(["IpAuthentication/acme-sbc-pool"], [], id="ip-auth-cidr"),
@@ -162,8 +321,10 @@ def test_prune_deletes_undeclared_owned_objects_and_their_child_rows(
     engine, manifests, apply_state, sql, dropped, child_tables
 ):
     apply_state(engine, manifests.state())
-    parents = {d: sql(engine, f"SELECT id FROM {KIND_TABLES[key(d).kind]} WHERE name = :n", n=key(d).name)[0][0]
-               for d in dropped}
+    parents = {
+        d: sql(engine, f"SELECT id FROM {KIND_TABLES[key(d).kind]} WHERE name = :n", n=key(d).name)[0][0]
+        for d in dropped
+    }
     children_of = {}
     for child in child_tables:
         parent_table, column = next((p, c[child]) for p, c in CHILD_TABLES.items() if child in c)
@@ -273,8 +434,11 @@ def _rename(manifests, document: str, new_name: str) -> None:
     ("document", "query"),
     [
         pytest.param("Did/acme-reception", "SELECT name, number FROM dids", id="did-rename-frees-the-number-first"),
-        pytest.param("CredentialAuthentication/acme-1001", "SELECT name, username FROM credential_authentications",
-                     id="sip-user-rename-frees-username-and-realm-first"),
+        pytest.param(
+            "CredentialAuthentication/acme-1001",
+            "SELECT name, username FROM credential_authentications",
+            id="sip-user-rename-frees-username-and-realm-first",
+        ),
     ],
 )
 def test_renaming_an_object_with_a_unique_value_deletes_before_it_creates(
@@ -303,7 +467,8 @@ def test_a_number_moving_to_a_new_did_is_released_by_the_update_first(engine, ma
     assert [(c.action, c.key.name) for c in result.changes] == [("update", "acme-reception"), ("create", "acme-main")]
     apply_state(engine, state)
     assert sorted(sql(engine, "SELECT name, number FROM dids")) == [
-        ("acme-main", "12125550142"), ("acme-reception", "12125550143")
+        ("acme-main", "12125550142"),
+        ("acme-reception", "12125550143"),
     ]
 
 
@@ -315,8 +480,10 @@ def test_same_names_in_two_namespaces_are_separate_objects(engine, manifests, ap
     }
     manifests.documents.update(tenant)
     apply_state(engine, manifests.state())
-    routes = ("SELECT r.namespace, c.namespace, k.namespace FROM ingress_routes r"
-              " JOIN customers c ON c.id = r.customer_id JOIN rate_cards k ON k.id = r.rate_card_id")
+    routes = (
+        "SELECT r.namespace, c.namespace, k.namespace FROM ingress_routes r"
+        " JOIN customers c ON c.id = r.customer_id JOIN rate_cards k ON k.id = r.rate_card_id"
+    )
     assert sorted(sql(engine, routes)) == [("default",) * 3, ("tenant-b",) * 3]
 
     manifests.edit("Customer/tenant-b/acme-voip", "channels: 200", "channels: 5")
@@ -324,7 +491,8 @@ def test_same_names_in_two_namespaces_are_separate_objects(engine, manifests, ap
     assert [str(c.key) for c in result.changes] == ["Customer/tenant-b/acme-voip"]
     apply_state(engine, manifests.state())
     assert sorted(sql(engine, "SELECT namespace, channels FROM customers WHERE name = 'acme-voip'")) == [
-        ("default", 200), ("tenant-b", 5)
+        ("default", 200),
+        ("tenant-b", 5),
     ]
 
 

@@ -99,10 +99,16 @@ def test_database_keeps_digests_only(engine, db_url, manifests, apply_state, sql
 
 
 MISSING = [
-    pytest.param("sip", "CredentialAuthentication/acme-1001", ("spec", "passwordRef"),
-                 "spec.passwordRef", id="sip-user-password"),
-    pytest.param("portal", "Customer/acme-voip", ("spec", "contacts", 0, "passwordRef"),
-                 "spec.contacts[0].passwordRef", id="portal-contact-password"),
+    pytest.param(
+        "sip", "CredentialAuthentication/acme-1001", ("spec", "passwordRef"), "spec.passwordRef", id="sip-user-password"
+    ),
+    pytest.param(
+        "portal",
+        "Customer/acme-voip",
+        ("spec", "contacts", 0, "passwordRef"),
+        "spec.contacts[0].passwordRef",
+        id="portal-contact-password",
+    ),
 ]
 
 
@@ -131,8 +137,11 @@ def test_unset_environment_variable_is_a_validation_error_at_the_reference(
 
 
 def test_password_file_is_read_relative_to_the_manifest(engine, manifests, apply_state, sql, tmp_path, secrets):
-    manifests.edit("CredentialAuthentication/acme-1001", f"passwordRef: {{env: {secrets['sip'].env}}}",
-                   "passwordRef: {file: secrets/acme1001.txt}")
+    manifests.edit(
+        "CredentialAuthentication/acme-1001",
+        f"passwordRef: {{env: {secrets['sip'].env}}}",
+        "passwordRef: {file: secrets/acme1001.txt}",
+    )
     directory = tmp_path / "repo"
     (directory / "secrets").mkdir(parents=True)
     (directory / "secrets" / "acme1001.txt").write_text(secrets["sip"].value + "\n", encoding="utf-8")

@@ -39,8 +39,11 @@ PLANTED = [
     ("07-bad-ip.yaml", 8, "'10.0.0.300' is not a valid IP address"),
     ("08-duplicate-name.yaml", 6, "duplicate object: Customer/default/north-star is declared twice"),
     ("09-dangling-reference.yaml", 8, "Customer 'ghost-telecom' is not declared in namespace default"),
-    ("10-duplicate-address.yaml", 19,
-     "address 192.0.2.10, port 5060, techPrefix '' is already claimed by IpAuthentication/default/north-star-sbc"),
+    (
+        "10-duplicate-address.yaml",
+        19,
+        "address 192.0.2.10, port 5060, techPrefix '' is already claimed by IpAuthentication/default/north-star-sbc",
+    ),
     ("11-duplicate-did.yaml", 27, "number 12125550199 already belongs to Did/default/north-star-main"),
     ("12-clear-text-password.yaml", 11, "clear-text password is not accepted; use passwordRef"),
     ("12-clear-text-password.yaml", 8, "required field is missing"),

@@ -9,26 +9,26 @@ test cluster's KUBECONFIG, its output in a log file that failures print.
 ``namespace``, the CSV deck as a ConfigMap (`ratesFrom.configMapRef`) and every `passwordRef.env`
 as a `secretKeyRef` to one Secret, `example-passwords`, whose keys are the variable names.
 `example_cli_tree(namespace, directory)` writes the same manifests, still file- and env-based, for
-`trunkline apply`, so both front ends write the same namespace's rows. `table_rows` dumps a
-database for comparison without ids, timestamps, hashes and revision numbers.
+`trunkline apply`, so both front ends write the same namespace's rows. Database reads
+(`table_rows`, `sql`, `scalar`) are in support.db; polling (`wait_until`) in support.polling.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import sqlalchemy as sa
 import yaml
+
+# Re-exported: bench/bench_operator.py imports wait_until from here.
+from support.polling import Timeout, wait_until  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -46,29 +46,6 @@ EXAMPLE_FILES = (
 )
 PASSWORD_SECRET = "example-passwords"
 DECK_CONFIG_MAP = "rate-decks"
-
-T = TypeVar("T")
-
-
-class Timeout(AssertionError):
-    """A condition polled by `wait_until` did not hold in time."""
-
-
-def wait_until(probe: Callable[[], T], *, timeout: float, what: str, interval: float = 0.3) -> T:
-    """Poll ``probe`` until it returns something truthy; raise ``Timeout`` naming ``what``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            last = probe()
-        except Exception as exc:  # a probe that fails now may pass later (server restarting...)
-            last = exc
-        else:
-            if last:
-                return last
-        if time.monotonic() > deadline:
-            raise Timeout(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
-        time.sleep(interval)
 
 
 def example_passwords() -> dict[str, str]:
@@ -157,63 +134,6 @@ def _password_refs(value: Any) -> Iterator[dict[str, Any]]:
 
 def to_yaml(objects: list[dict[str, Any]]) -> str:
     return yaml.safe_dump_all(objects, sort_keys=False)
-
-
-# -- the database, compared across front ends ------------------------------------------------
-
-#: Columns that differ between two databases holding the same objects: surrogate keys,
-#: timestamps, revision bookkeeping and the hash of the spec as written (env vs secretKeyRef).
-_VOLATILE = ("id", "spec_hash", "generation", "revision_id", "row_id")
-_SKIPPED_TABLES = ("trunkline_revisions", "alembic_version")
-
-
-def table_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table's rows as sorted tuples, without volatile columns (ids, *_at, hashes)."""
-    engine = sa.create_engine(url)
-    try:
-        meta = sa.MetaData()
-        meta.reflect(engine)
-        result: dict[str, list[tuple[Any, ...]]] = {}
-        with engine.connect() as conn:
-            for table in meta.sorted_tables:
-                if table.name in _SKIPPED_TABLES:
-                    continue
-                columns = [c for c in table.columns if not _volatile(c.name)]
-                rows = conn.execute(sa.select(*columns)).all()
-                result[table.name] = sorted((tuple(_plain(v) for v in row) for row in rows), key=repr)
-        return result
-    finally:
-        engine.dispose()
-
-
-def _volatile(column: str) -> bool:
-    # `*_ref` and `rates_from_*` say where a secret or a deck lives (env vs Secret, CSV vs
-    # ConfigMap), which differs by front end; the values read from there (HA1, digests, rates) stay.
-    return column in _VOLATILE or column.endswith(("_id", "_at", "_ref")) or column.startswith("rates_from_")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    return value
-
-
-def scalar(url: str, sql: str, **params: Any) -> Any:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text(sql), params).scalar()
-    finally:
-        engine.dispose()
-
-
-def execute(url: str, sql: str, **params: Any) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(sql), params)
-    finally:
-        engine.dispose()
 
 
 # -- the operator process --------------------------------------------------------------------

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from switchdb.engine import open_database
 from switchdb.tables import customers
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    """A database at head, on SQLite and on PostgreSQL."""
-    engine = open_database(db_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -64,9 +64,7 @@ class _Listen(click.ParamType):
 @click.option(
     "--tail-interval", type=INTERVAL, default="1s", show_default=True, help="time between passes over --cdr-dir"
 )
-@click.option(
-    "--reload-interval", type=INTERVAL, default="5s", show_default=True, help="time between revision checks"
-)
+@click.option("--reload-interval", type=INTERVAL, default="5s", show_default=True, help="time between revision checks")
 @click.option(
     "--stats-interval", type=INTERVAL, default="60s", show_default=True, help="time between statistics roll-ups"
 )
