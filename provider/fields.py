@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import re
-import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.alias_generators import to_snake
 
+from resources import modelpath
 from resources.kinds import KINDS
 from resources.meta import API_VERSION, DEFAULT_NAMESPACE
 
@@ -41,34 +41,6 @@ def spec_model(kind: str) -> type[BaseModel]:
     return model
 
 
-def inner_model(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside ``X | None``, ``list[X]``, ``Annotated[X, ...]``; else None."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    origin = typing.get_origin(annotation)
-    if origin is dict:
-        return None  # free-form map (labels): keys are data, not field names
-    if origin is typing.Annotated:
-        return inner_model(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType, list, tuple):
-        for arg in typing.get_args(annotation):
-            found = inner_model(arg)
-            if found is not None:
-                return found
-    return None
-
-
-@cache
-def _field_names(model: type[BaseModel]) -> dict[str, tuple[str, str, Any]]:
-    """Every spelling of a field (snake and camel) → (snake, camel, annotation)."""
-    names: dict[str, tuple[str, str, Any]] = {}
-    for attr, info in model.model_fields.items():
-        entry = (attr, info.alias or attr, info.annotation)
-        names[attr] = entry
-        names[info.alias or attr] = entry
-    return names
-
-
 def _number(value: Any) -> Any:
     # Pulumi sends every number as a double; the models are strict, so 200.0 becomes 200 again.
     if isinstance(value, float) and value.is_integer():
@@ -84,15 +56,14 @@ def rename(model: type[BaseModel] | None, value: Any, *, camel: bool) -> Any:
         if isinstance(value, dict):
             return {k: rename(None, v, camel=camel) for k, v in value.items()}
         return _number(value)
-    names = _field_names(model)
     out: dict[str, Any] = {}
     for key, item in value.items():
-        entry = names.get(key)
+        entry = modelpath.field(model, key)
         if entry is None:  # unknown: kept as given, so validation names it
             out[key] = rename(None, item, camel=camel)
             continue
         snake, alias, annotation = entry
-        out[alias if camel else snake] = rename(inner_model(annotation), item, camel=camel)
+        out[alias if camel else snake] = rename(modelpath.inner_model(annotation), item, camel=camel)
     return out
 
 
@@ -105,7 +76,7 @@ def password_sites(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> tupl
     if PASSWORD in fields and PASSWORD_REF in fields:
         sites.append(prefix)
     for attr, info in fields.items():
-        inner = inner_model(info.annotation)
+        inner = modelpath.inner_model(info.annotation)
         if inner is None or attr == PASSWORD_REF:
             continue
         is_list = typing.get_origin(info.annotation) is list
@@ -208,11 +179,11 @@ def property_path(kind: str | None, field: str | None) -> str:
         if index == 0 and name == "spec":
             parts.append(name)
             continue
-        entry = _field_names(model).get(name) if model is not None else None
+        entry = modelpath.field(model, name) if model is not None else None
         if entry is None:
             parts.append(to_snake(name))
             model = None
         else:
             parts.append(entry[0])
-            model = inner_model(entry[2])
+            model = modelpath.inner_model(entry[2])
     return ".".join(parts).replace(".[", "[")

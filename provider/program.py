@@ -16,9 +16,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from provider import args, fields
-from reconciler.modelpath import attribute_path
 from resources.kinds import KINDS
 from resources.meta import DEFAULT_NAMESPACE
+from resources.modelpath import attribute_path, inner_model
 
 INDENT = "    "
 
@@ -69,7 +69,7 @@ class _Renderer:
                 items.append(f"{fields.PASSWORD}=config.require_secret({secret!r})")
                 continue
             info = model.model_fields.get(key)
-            inner = fields.inner_model(info.annotation) if info is not None else None
+            inner = inner_model(info.annotation) if info is not None else None
             sub = f"{path}.{key}" if path else key
             items.append(f"{key}={self.value(inner, item, sub, ctx, depth + 1)}")
         return self._wrap(f"{cls.__name__}(", items, ")", depth)

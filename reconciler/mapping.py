@@ -27,7 +27,7 @@ Reader = Callable[[Any], Any]
 
 def _attr_path(model: type[BaseModel], path: tuple[str, ...]) -> tuple[str, ...]:
     """camelCase aliases → python attribute names, following nested models."""
-    from reconciler.modelpath import attribute_path
+    from resources.modelpath import attribute_path
 
     return attribute_path(model, path)
 
@@ -282,7 +282,7 @@ def build_kind_map(kind: str) -> KindMap:
 
 
 def _item_model(spec_model: type[BaseModel], attrs: tuple[str, ...]) -> type[BaseModel]:
-    from reconciler.modelpath import list_item_model
+    from resources.modelpath import list_item_model
 
     return list_item_model(spec_model, attrs)
 

@@ -22,6 +22,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.reader import ReaderError
 
+from resources import modelpath
 from resources.checks import check_all, check_uniqueness
 from resources.decks import load_deck, parse_deck
 from resources.errors import Problem, ValidationError, render_path
@@ -143,31 +144,8 @@ def _field_path(loc: Sequence[Any]) -> list[Any]:
 
 def _allowed_fields(model: type[Any], path: Sequence[Any]) -> list[str]:
     """The camelCase field names allowed at ``path`` (for 'did you mean' hints)."""
-    current: Any = model
-    for part in path:
-        if isinstance(part, int):
-            continue
-        fields = getattr(current, "model_fields", None)
-        if fields is None:
-            return []
-        match = next((f for n, f in fields.items() if (f.alias or n) == part), None)
-        if match is None:
-            return []
-        current = _inner_model(match.annotation)
-    fields = getattr(current, "model_fields", None)
-    return [f.alias or n for n, f in fields.items()] if fields else []
-
-
-def _inner_model(annotation: Any) -> Any:
-    from typing import get_args
-
-    if hasattr(annotation, "model_fields"):
-        return annotation
-    for arg in get_args(annotation):
-        inner = _inner_model(arg)
-        if inner is not None:
-            return inner
-    return None
+    found = modelpath.model_at(model, path)
+    return modelpath.aliases(found) if found is not None else []
 
 
 def _message(error: Any, model: type[Resource], path: list[Any]) -> str:

@@ -16,9 +16,9 @@ import pytest
 from pulumi.runtime import rpc
 
 import provider
-from reconciler.modelpath import attribute_path
 from resources.kinds import KINDS
 from resources.loader import load
+from resources.modelpath import attribute_path
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "pulumi" / "__main__.py"
