@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import run_cli
 
 from provider.provider import TrunklineProvider, dispose_engines
-from reconciler.cli import main
 
 SIP_PASSWORD = "Sip-S3cret-1001"
 PORTAL_PASSWORD = "P0rtal-S3cret"
@@ -262,18 +262,11 @@ def reference_url(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -
 
 @pytest.fixture
 def trunkline(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str]]:
-    """``trunkline(*args)``: the CLI in-process; (exit code, stdout + stderr)."""
+    """``trunkline(*args)``: the CLI in-process (``support.cli.run_cli``); (exit code, stdout + stderr)."""
 
     def run(*args: str) -> tuple[int, str]:
-        capsys.readouterr()
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:
-            code = 0
-        out, err = capsys.readouterr()
-        return code, out + err
+        result = run_cli(capsys, *args)
+        return result.returncode, result.stdout + result.stderr
 
     return run
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, inspect, text
+from support.db import scalar, sql
 from support.pulumi_stack import DIRECT_PASSWORD, EXAMPLE_PASSWORDS, SIP_PASSWORD, PulumiProject
 
 from provider import program as pulumi_program
@@ -104,23 +105,10 @@ def database(url: str) -> dict[str, list[str]]:
 
 def switch_views(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """What Kamailio reads (no ids): IP addresses with their customer tag, SIP users' digests."""
-    with connected(url) as conn:
-        return {
-            "address": sorted(tuple(r) for r in conn.execute(text("SELECT ip_addr, mask, port, tag FROM address"))),
-            "subscriber": sorted(
-                tuple(r) for r in conn.execute(text("SELECT username, domain, ha1, ha1b FROM subscriber"))
-            ),
-        }
-
-
-def scalar(url: str, sql: str, **params: Any) -> Any:
-    with connected(url) as conn:
-        return conn.execute(text(sql), params).scalar()
-
-
-def execute(url: str, sql: str, **params: Any) -> None:
-    with connected(url) as conn:
-        conn.execute(text(sql), params)
+    return {
+        "address": sorted(tuple(r) for r in sql(url, "SELECT ip_addr, mask, port, tag FROM address")),
+        "subscriber": sorted(tuple(r) for r in sql(url, "SELECT username, domain, ha1, ha1b FROM subscriber")),
+    }
 
 
 #: A SIP user whose password comes from the stack's secret config (set by PulumiProject.create).
@@ -224,7 +212,7 @@ def test_change_refresh_adopt_and_destroy(fresh_deployed: PulumiProject) -> None
     deployed.run("preview", "--expect-no-changes")
 
     # 2. A direct SQL edit behind Pulumi's back shows in `pulumi refresh`, and `up` corrects it.
-    execute(url, "UPDATE customers SET channels = 7 WHERE name = 'acme-voip'")
+    sql(url, "UPDATE customers SET channels = 7 WHERE name = 'acme-voip'")
     refresh = deployed.run("refresh", "--yes", "--diff")
     assert re.search(r"~ channels\s*: 200 => 7", refresh.stdout), refresh.stdout
     assert re.search(r"~ 1 updated\n\s+34 unchanged", refresh.stdout), refresh.stdout

@@ -199,17 +199,42 @@ def test_tariff_from_rate(rate: Rate, expected: Tariff) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fields", "error"),
+    ("fields", "error", "message"),
     [
-        pytest.param({"per_minute": 0.5}, TypeError, id="float price refused"),
-        pytest.param({"per_minute": D("-1")}, ValueError, id="negative price refused"),
-        pytest.param({"per_minute": D(1), "initial_increment": 0}, ValueError, id="zero increment refused"),
-        pytest.param({"per_minute": D(1), "precision": 11}, ValueError, id="precision above 10 refused"),
-        pytest.param({"per_minute": D(1), "rounding": "bankers"}, ValueError, id="unknown rounding refused"),
+        pytest.param(
+            {"per_minute": 0.5},
+            TypeError,
+            "perMinute and connectFee must be Decimal, never float",
+            id="float price refused",
+        ),
+        pytest.param(
+            {"per_minute": D("-1")},
+            ValueError,
+            "perMinute and connectFee must not be negative",
+            id="negative price refused",
+        ),
+        pytest.param(
+            {"per_minute": D(1), "initial_increment": 0},
+            ValueError,
+            "increments must be at least 1 second",
+            id="zero increment refused",
+        ),
+        pytest.param(
+            {"per_minute": D(1), "precision": 11},
+            ValueError,
+            "precision must be between 0 and 10",
+            id="precision above 10 refused",
+        ),
+        pytest.param(
+            {"per_minute": D(1), "rounding": "bankers"},
+            ValueError,
+            r"rounding must be one of .*, got 'bankers'",
+            id="unknown rounding refused",
+        ),
     ],
 )
-def test_tariff_guards(fields: dict[str, object], error: type[Exception]) -> None:
-    with pytest.raises(error):
+def test_tariff_guards(fields: dict[str, object], error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
         Tariff(**fields)  # type: ignore[arg-type]
 
 

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, func, select
-from support.rating_world import apply_world, cdr_line, parse
+from support.rating_world import cdr_line, parse
 
 from rating import loading
 from rating.directory import Directory
 from rating.ledger import ledger_sum, read_balances
 from rating.payments import PaymentError, add_payment
 from rating.rater import rate_cdrs
-from switchdb.engine import open_database
 from switchdb.tables import ledger, payments
-
-
-@pytest.fixture
-def engine(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    engine = open_database(db_url)
-    apply_world(engine, monkeypatch)
-    yield engine
-    engine.dispose()
 
 
 def catalog(engine: Engine) -> Directory:

@@ -34,14 +34,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
     engine.dispose()
 
 
-@pytest.fixture
-def engine(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    engine = open_database(db_url)
-    apply_world(engine, monkeypatch)
-    yield engine
-    engine.dispose()
-
-
 def load(engine: Engine) -> Directory:
     with engine.connect() as conn:
         return loading.load(conn, now=datetime.now(UTC))

@@ -9,7 +9,6 @@ usd-test ``44``: 0.0500/min + 0.0100 connect fee, 30/6, precision 4 rounding up 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -23,19 +22,10 @@ from rating.ledger import ledger_sum, read_balances
 from rating.rater import rate_cdrs
 from rating.recalc import recalc
 from reconciler.cli import main
-from switchdb.engine import open_database
 from switchdb.tables import cdrs, customers, ledger, package_usage
 
 DAY = date(2026, 11, 1)
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    engine = open_database(db_url)
-    apply_world(engine, monkeypatch)
-    yield engine
-    engine.dispose()
 
 
 def load(engine: Engine) -> Directory:

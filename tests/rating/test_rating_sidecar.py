@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from support.polling import wait_until
 from support.rating_world import BATCH, BATCH_TOTAL, MANIFESTS, apply_world, cdr_line, jsonl
-from support.sidecar import ServerThread, http, metric, parse_metrics, wait_for
+from support.sidecar import ServerThread, http, metric, parse_metrics
 
 from rating.ledger import read_balances
 from rating.notify import Notifier
@@ -232,7 +233,8 @@ def test_a_new_revision_is_served_within_the_reload_interval(
         decision = http(server.url, "POST", "/v1/authorize", invite(source="192.0.2.77"))[1]
         return decision if decision["allowed"] else None
 
-    decision = wait_for(known, timeout=10)  # reload interval 1 s; generous for a busy machine
+    # reload interval 1 s; 10 s is generous for a busy machine
+    decision = wait_until(known, timeout=10, what="the sidecar to know cobalt")
     assert decision["customer"] == "default/cobalt"
     assert http(server.url, "GET", "/healthz")[1]["revision"] == health["revision"] + 1
     # A CDR posted right after an apply is rated against the new revision (checked per batch, not per poll).
@@ -249,7 +251,7 @@ def test_healthz_needs_a_revision(db_url: str, monkeypatch: pytest.MonkeyPatch) 
             assert (status, body["status"]) == (503, "no revision loaded")
             assert http(server.url, "POST", "/v1/authorize", invite())[0] == 200  # an empty directory refuses
             apply_world(engine, monkeypatch)
-            wait_for(lambda: http(server.url, "GET", "/healthz")[0] == 200, timeout=10)
+            wait_until(lambda: http(server.url, "GET", "/healthz")[0] == 200, timeout=10, what="/healthz to answer 200")
             assert http(server.url, "POST", "/v1/authorize", invite())[1]["allowed"] is True
     finally:
         engine.dispose()
@@ -282,7 +284,7 @@ def test_cdr_batches_are_rolled_up_into_minute_statistics(world: Any) -> None:
             return total if total == len(records) else None
 
         # The hourly timer never fires in this test: the batch itself woke the roll-up.
-        assert wait_for(attempts, timeout=10) == len(records)
+        assert wait_until(attempts, timeout=10, what="the batch rolled up into stats_minute") == len(records)
 
 
 def test_alerts_timer_fires_mails_and_penalises_through_authorize(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -312,10 +314,10 @@ def test_alerts_timer_fires_mails_and_penalises_through_authorize(world: Any, mo
                 decision = http(server.url, "POST", "/v1/authorize", invite())[1]
                 return None if decision["allowed"] else decision
 
-            decision = wait_for(refused, timeout=10)
+            decision = wait_until(refused, timeout=10, what="authorize to refuse acme")
             assert decision["sipCode"] == 403
             assert decision["reason"].startswith("penalty: alert default/acme-low firing until ")
-            wait_for(lambda: received or None, timeout=10)
+            wait_until(lambda: received, timeout=10, what="the alert mail")
             assert b"Acme in debt" in received[0] and b"X-Trunkline-Alert: default/acme-low" in received[0]
         with world.connect() as conn:
             assert conn.execute(select(customers.c.status).where(customers.c.name == "acme")).scalar_one() == "Active"

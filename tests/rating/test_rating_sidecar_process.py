@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from support.polling import wait_until
 from support.rating_world import BATCH, BATCH_TOTAL, apply_world, jsonl
-from support.sidecar import SidecarProcess, http, metric, parse_metrics, wait_for
+from support.sidecar import SidecarProcess, http, metric, parse_metrics
 
 from rating.ledger import read_balances
 from rating.tail import CdrTail
@@ -46,7 +47,7 @@ def test_tail_rates_new_lines_only_across_a_restart(db_url: str, world: Any, tmp
     first = SidecarProcess(db_url, tmp_path / "sidecar.log", *args)
     try:
         (spool / "switch-a.jsonl").write_text(jsonl(RECORDS[:5]))
-        wait_for(lambda: _count(world, cdrs) == 5, timeout=20)
+        wait_until(lambda: _count(world, cdrs) == 5, timeout=20, what="5 CDRs stored")
     finally:
         assert first.stop() == 0
     state = (spool / ".trunkline-tail.json").read_text()
@@ -58,7 +59,7 @@ def test_tail_rates_new_lines_only_across_a_restart(db_url: str, world: Any, tmp
         out.write(text + text[:30])
     second = SidecarProcess(db_url, tmp_path / "sidecar.log", *args)
     try:
-        wait_for(lambda: _count(world, cdrs) == 9, timeout=20)
+        wait_until(lambda: _count(world, cdrs) == 9, timeout=20, what="9 CDRs stored")
         samples = parse_metrics(http(second.url, "GET", "/metrics")[1])
         rated = sum(v for (name, _), v in samples.items() if name == "trunkline_cdrs_rated_total")
         assert rated == 4  # only the new lines were read: no duplicates went through the rater
@@ -66,7 +67,7 @@ def test_tail_rates_new_lines_only_across_a_restart(db_url: str, world: Any, tmp
         # The partial line completes: it is read then (a duplicate of c6, which charges nothing).
         with (spool / "switch-a.jsonl").open("a") as out:
             out.write(text[30 : text.index("\n") + 1])
-        wait_for(
+        wait_until(
             lambda: (
                 sum(
                     v
@@ -76,6 +77,7 @@ def test_tail_rates_new_lines_only_across_a_restart(db_url: str, world: Any, tmp
                 == 5
             ),
             timeout=20,
+            what="5 CDRs rated in /metrics",
         )
     finally:
         assert second.stop() == 0
@@ -132,7 +134,7 @@ def test_tail_keeps_the_offset_when_rating_fails(tmp_path: Path) -> None:
 
     (tmp_path / "a.jsonl").write_text(jsonl(RECORDS[:3]))
     tail = CdrTail(tmp_path, failing)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="database down"):
         tail.poll()
     assert tail.offsets().get("a.jsonl", 0) == 0
     assert tail.poll().cdrs == 3 and calls == [3, 3]

@@ -6,25 +6,14 @@ import json
 
 import pytest
 from sqlalchemy import insert
+from support.cli import run_cli
 from test_rating_alerts import declare, manifests
 from test_rating_stats import CALLS, T0, cdr_row
 
 from rating.stats import roll_up
-from reconciler.cli import main
 from reconciler.cli.commands.stats import sparkline
 from switchdb.engine import open_database
 from switchdb.tables import cdrs
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    else:
-        code = 0
-    return code, capsys.readouterr().out
 
 
 def test_stats_json_table_and_terminal_chart(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -36,9 +25,9 @@ def test_stats_json_table_and_terminal_chart(sqlite_url: str, capsys: pytest.Cap
         roll_up(conn, T0)
     engine.dispose()
     window = ["--from", "2025-03-01T10:00:00Z", "--to", "2025-03-01T10:10:00Z", "--db", sqlite_url]
-    code, out = run(capsys, "stats", "--customer", "acme", "--by", "minute", "-o", "json", *window)
-    assert code == 0
-    first, *rest = json.loads(out)
+    result = run_cli(capsys, "stats", "--customer", "acme", "--by", "minute", "-o", "json", *window)
+    assert result.returncode == 0, result.stderr
+    first, *rest = json.loads(result.stdout)
     assert (first["attempts"], first["asr"], first["ner"], first["acd"], first["pddP95Ms"]) == (
         10,
         60.0,
@@ -47,10 +36,9 @@ def test_stats_json_table_and_terminal_chart(sqlite_url: str, capsys: pytest.Cap
         1000,
     )
     assert [r["peakChannels"] for r in rest] == [6, 3, 1]
-    code, out = run(capsys, "stats", "--customer", "default/acme", "--by", "day", "--chart", "-", *window)
-    assert code == 0 and "2025-03-01" in out and "ASR █" in out
-    code, _ = run(capsys, "stats", "--customer", "nobody", *window)
-    assert code == 2
+    result = run_cli(capsys, "stats", "--customer", "default/acme", "--by", "day", "--chart", "-", *window)
+    assert result.returncode == 0 and "2025-03-01" in result.stdout and "ASR █" in result.stdout
+    assert run_cli(capsys, "stats", "--customer", "nobody", *window).returncode == 2
 
 
 def test_alerts_check_once_rolls_up_and_evaluates(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,9 +47,9 @@ def test_alerts_check_once_rolls_up_and_evaluates(sqlite_url: str, capsys: pytes
         engine, manifests('  recipients: [{phone: "+15550100"}]\n  area: Balance\n  operator: "<"\n  threshold: "1"\n')
     )
     engine.dispose()
-    code, out = run(capsys, "alerts", "check", "--once", "--db", sqlite_url, "--smtp", "127.0.0.1:1", "-o", "json")
-    assert code == 0
-    ((result,),) = [json.loads(out)]
+    cli = run_cli(capsys, "alerts", "check", "--once", "--db", sqlite_url, "--smtp", "127.0.0.1:1", "-o", "json")
+    assert cli.returncode == 0, cli.stderr
+    ((result,),) = [json.loads(cli.stdout)]
     assert (result["event"], result["after"], result["deliveries"][0]["outcome"]) == ("Fired", "Sent", "Unsupported")
 
 

@@ -23,6 +23,12 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[2]
 
 
+#: How long aiohttp lets in-flight requests finish when the server stops. Its default is 60 s, as
+#: long as the wait on ``cleanup()`` used to be, so one in-flight request failed the teardown.
+#: (Set on the runner: ``TCPSite(shutdown_timeout=...)`` is deprecated since aiohttp 3.9.)
+SHUTDOWN_TIMEOUT = 5.0
+
+
 class ServerThread:
     """An aiohttp application served on 127.0.0.1:<free port> by an event loop in a thread."""
 
@@ -48,6 +54,8 @@ class ServerThread:
 
     def __exit__(self, *exc: object) -> None:
         if self._runner is not None:
+            # cleanup() gives in-flight requests SHUTDOWN_TIMEOUT, then runs the app's cleanup hooks;
+            # the wait here is well beyond both.
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(60)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(60)
@@ -65,7 +73,7 @@ class ServerThread:
         self.loop.close()
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -178,14 +186,3 @@ class SidecarProcess:
             self.process.kill()
         self.process.wait(60)
         self._out.close()
-
-
-def wait_for(predicate: Any, timeout: float, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
