@@ -275,7 +275,9 @@ def test_max_duration_bye_from_kamailio_and_the_call_is_rated(switch_with, switc
     assert (run.returncode, run.successful) == (0, 1), run.describe()
     assert "BYE sip:" in run.messages, run.messages[-3000:]
     answer_to_bye = sipp_seconds(run.stats["ResponseTime1(C)"])
-    assert 2.5 <= answer_to_bye <= 5.5, run.describe()
+    # The dialog timer starts at the 200 OK but counts whole seconds (Kamailio's ticks), so the
+    # BYE comes between maxDuration - 1 and maxDuration after the answer: never late.
+    assert 2.0 <= answer_to_bye <= 3.0 + 1.5, run.describe()
 
     (cdr,) = wait_for_cdrs(switch_db.url, DIALED, 1, switch=switch, sidecar_log=sidecar.log)
     assert str(cdr.get("status", "")).lower() == "rated", cdr
