@@ -41,17 +41,16 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 
-from rating import RatingError
+from rating import RatingError, periods
 from rating.prefixes import PrefixIndex
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _ZERO = Decimal(0)
 _DIGITS = re.compile(r"\d+")
-_EPOCH = date(1970, 1, 1)
 DEFAULT_REALM = "trunkline.local"
 
 
@@ -195,20 +194,8 @@ class Package:
         return not self.prefixes or number.startswith(self.prefixes)
 
     def period_start(self, day: date) -> date:
-        """First day of the allowance period holding ``day`` (UTC days; weeks start on Monday).
-
-        ``OneOff`` is one period for the package's whole life, keyed by its start date (1970-01-01
-        without one): the rater writes usage under this key and authorization reads it back.
-        """
-        if self.frequency == "Daily":
-            return day
-        if self.frequency == "Weekly":
-            return day - timedelta(days=day.weekday())
-        if self.frequency == "Monthly":
-            return day.replace(day=1)
-        if self.frequency == "Yearly":
-            return day.replace(month=1, day=1)
-        return self.start_date or _EPOCH
+        """First day of the allowance period holding ``day`` (``rating.periods``)."""
+        return periods.period_start(self.frequency, day, self.start_date)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,9 @@ the blocking operations the handlers of ``rating.service`` run in the loop's thr
 - with ``alerts_interval``, the pending minutes are rolled up and ``rating.alerts.evaluate``
   runs with ``notifier``. On PostgreSQL the evaluation takes a transaction-level advisory lock and
   a sidecar that cannot get it skips the tick (SQLite's write lock serializes them), so a firing
-  alert is sent once with several sidecars.
+  alert is sent once with several sidecars;
+- with ``packages_interval``, the package periods due are charged (``rating.package_charges``,
+  exactly once however many sidecars run) and the money view is reloaded when any was.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from rating.ledger import money_text, read_balances, writing
 from rating.loading import current_revision
 from rating.metrics import Metrics
 from rating.notify import Notifier
+from rating.package_charges import PackageCharge, charge_packages
 from rating.rater import RateResult, rate_cdrs
 from rating.state import SidecarState
 from rating.tail import CdrTail
@@ -61,10 +64,12 @@ class Sidecar:
         stats_interval: float = 60.0,
         alerts_interval: float | None = None,
         notifier: Notifier | None = None,
+        packages_interval: float | None = None,
     ) -> None:
         self.engine = engine
         self.stats_interval = stats_interval
         self.alerts_interval = alerts_interval
+        self.packages_interval = packages_interval
         self.notifier = notifier or Notifier()
         self._pending_since: datetime | None = None  # earliest CDR start not rolled up yet
         self._stats_lock = threading.Lock()
@@ -137,6 +142,15 @@ class Sidecar:
             self._loop.call_soon_threadsafe(self._wake.set)  # penalties moved: reload the money now
         return results
 
+    def charge_packages(self) -> list[PackageCharge]:
+        """Charge the package periods due now; the balances moved, so the money view is reloaded."""
+        charged = charge_packages(self.engine, self.state.now())
+        for c in charged:
+            log.info("charged %s (%s, %s) to %s: %s %s", c.package, c.kind, c.period, c.customer, c.amount, c.currency)
+        if charged and self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+        return charged
+
     def poll_tail(self) -> None:
         assert self.tail is not None
         result = self.tail.poll()
@@ -181,6 +195,9 @@ class Sidecar:
         ]
         if self.alerts_interval:
             tasks.append(asyncio.create_task(_every(self.alerts_interval, self.check_alerts, "evaluating alerts")))
+        if self.packages_interval:
+            charging = _every(self.packages_interval, self.charge_packages, "charging packages", at_start=True)
+            tasks.append(asyncio.create_task(charging))
         if self.cdr_dir is not None:
             self.tail = await loop.run_in_executor(
                 None, lambda: CdrTail(self.cdr_dir, self.rate, state_file=self.tail_state)
@@ -203,11 +220,24 @@ class Sidecar:
             await asyncio.sleep(self.tail_interval)
 
 
-async def _every(interval: float, work: Callable[[], object], what: str, *, wake: asyncio.Event | None = None) -> None:
-    """Run ``work`` in the executor every ``interval`` seconds (sooner when ``wake`` is set); a failure is logged."""
+async def _every(
+    interval: float,
+    work: Callable[[], object],
+    what: str,
+    *,
+    wake: asyncio.Event | None = None,
+    at_start: bool = False,
+) -> None:
+    """Run ``work`` in the executor every ``interval`` seconds (sooner when ``wake`` is set); a failure is logged.
+
+    ``at_start`` runs it once right away too: what is due when a sidecar starts is done then.
+    """
     loop = asyncio.get_running_loop()
+    first = at_start
     while True:
-        if wake is None:
+        if first:
+            first = False
+        elif wake is None:
             await asyncio.sleep(interval)
         else:
             with contextlib.suppress(TimeoutError):

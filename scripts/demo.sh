@@ -53,6 +53,9 @@ $trunkline calls --customer acme-voip --limit 10
 step "trunkline stats --customer acme-voip --by day"
 $trunkline stats --customer acme-voip --by day
 
+step "trunkline packages charge   (this month's package prices, once: run it again and nothing is charged)"
+$trunkline packages charge
+
 step "trunkline balance"
 $trunkline balance
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 
 DB_HELP = "SQLAlchemy URL of the switch database (default: $TRUNKLINE_DB or sqlite:///trunkline.db)"
@@ -46,3 +48,21 @@ class Interval(click.ParamType):
 
 
 INTERVAL = Interval()
+
+
+class Instant(click.ParamType):
+    """A time option: a date (``2026-11-01``) or an RFC 3339 time; without an offset it is UTC."""
+
+    name = "time"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{value!r} is not a date or an RFC 3339 time", param, ctx)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+INSTANT = Instant()

@@ -3,7 +3,7 @@
 - ``declared``: one main table per kind (``table.info["kind"]``) and child tables for lists
   of models (``table.info["parent"]``, ``table.info["spec_field"]``);
 - ``ownership``: the inventory of owned rows and the revision history;
-- ``rating``: balances, ledger, payments, CDRs, package usage, per-minute stats;
+- ``rating``: balances, ledger, payments, CDRs, package usage and charges, per-minute stats;
 - ``kamailio``: the ``version`` table (the ``address`` and ``subscriber`` views live in the
   migration only).
 """
@@ -32,6 +32,8 @@ from switchdb.tables.rating import (
     balances,
     cdrs,
     ledger,
+    package_billing,
+    package_charges,
     package_usage,
     payments,
     stats_minute,
@@ -64,6 +66,8 @@ __all__ = [
     "ip_authentications",
     "ledger",
     "metadata",
+    "package_billing",
+    "package_charges",
     "package_usage",
     "packages",
     "payments",

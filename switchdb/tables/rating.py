@@ -183,3 +183,31 @@ alert_penalties = Table(
     Column("since", UtcDateTime(), nullable=False),
     Column("until", UtcDateTime(), nullable=False),
 )
+
+PACKAGE_CHARGE_KINDS = ("period", "minimum_spend")
+
+# The first day the package charger saw a package: no period that ended before it is charged,
+# so declaring a package with a past startDate never bills months retroactively.
+package_billing = Table(
+    "package_billing",
+    metadata,
+    Column("package_id", Integer(), primary_key=True, autoincrement=False),
+    Column("since", Date(), nullable=False),
+)
+
+# One row per package period charged (the cost at its start, or the minimum-spend shortfall at
+# its end): the unique key makes a charge exactly-once however many chargers run. No foreign
+# key, like the ledger line it explains.
+package_charges = Table(
+    "package_charges",
+    metadata,
+    id_column(big=True),
+    Column("package_id", Integer(), nullable=False),
+    Column("customer_id", Integer(), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("period_start", Date(), nullable=False),
+    Column("amount", Money(), nullable=False),
+    Column("charged_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("package_id", "kind", "period_start"),
+    _one_of("kind", PACKAGE_CHARGE_KINDS),
+)

@@ -12,6 +12,7 @@ from reconciler.cli.commands import (
     rollback,  # noqa: F401
     validate,  # noqa: F401
 )
+from reconciler.cli.commands import packages as packages
 from reconciler.cli.commands import rating as rating
 from reconciler.cli.commands import recalc as recalc
 from reconciler.cli.commands import schema as schema

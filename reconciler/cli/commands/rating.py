@@ -24,7 +24,7 @@ from rating.ledger import money_text, read_balances
 from rating.payments import add_payment
 from rating.rater import RateResult, rate_cdrs
 from rating.stats import roll_up
-from reconciler.cli.app import cli, db_option, output_option
+from reconciler.cli.app import INSTANT, cli, db_option, output_option
 from reconciler.cli.common import open_db
 from reconciler.cli.output import console, err_console, print_json
 from resources.errors import TrunklineError
@@ -110,30 +110,19 @@ def cdr() -> None:
     """Stored CDRs."""
 
 
-def _iso(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InputError(f"{option} {value!r} is not an ISO 8601 date or date-time") from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 @cdr.command("export")
 @db_option
 @click.option("--customer", help="NS/NAME or NAME")
-@click.option("--from", "start_from", help="calls starting at or after this ISO time (UTC if no offset)")
-@click.option("--to", "start_to", help="calls starting before this ISO time")
+@click.option("--from", "start_from", type=INSTANT, help="calls starting at or after this time (UTC if no offset)")
+@click.option("--to", "start_to", type=INSTANT, help="calls starting before this time")
 @click.option("--output", "-o", type=click.Choice(["json", "csv"]), default="json", show_default=True)
 def cdr_export(
-    db_url: str | None, customer: str | None, start_from: str | None, start_to: str | None, output: str
+    db_url: str | None, customer: str | None, start_from: datetime | None, start_to: datetime | None, output: str
 ) -> None:
     """Write rated CDRs to stdout as JSON lines or CSV, oldest first."""
-    begin, end = _iso(start_from, "--from"), _iso(start_to, "--to")
     engine = open_db(db_url)
     who = _customer(_load_directory(engine), customer)
-    records = query_cdrs(engine, customer=who, start_from=begin, start_to=end)
+    records = query_cdrs(engine, customer=who, start_from=start_from, start_to=start_to)
     if output == "csv":
         for chunk in to_csv(records):
             sys.stdout.write(chunk)

@@ -8,6 +8,7 @@ that was answered 200 is committed), and exit 0.
 Statistics are rolled up every ``--stats-interval`` and after each CDR batch. With
 ``--alerts-interval``, alerts are evaluated on that timer and emails go through ``--smtp
 HOST:PORT`` (several sidecars may all evaluate: one at a time does, see ``rating.service``).
+Package periods are charged every ``--packages-interval`` (exactly once across sidecars).
 """
 
 from __future__ import annotations
@@ -69,6 +70,19 @@ class _Listen(click.ParamType):
     "--stats-interval", type=INTERVAL, default="60s", show_default=True, help="time between statistics roll-ups"
 )
 @click.option("--alerts-interval", type=INTERVAL, help="evaluate alerts this often (default: never)")
+@click.option(
+    "--packages-interval",
+    type=INTERVAL,
+    default="60s",
+    show_default=True,
+    help="time between package charging passes",
+)
+@click.option(
+    "--charge-packages/--no-charge-packages",
+    default=True,
+    show_default=True,
+    help="charge package periods here (off when another job runs 'trunkline packages charge')",
+)
 @click.option("--smtp", type=_Listen(), default="localhost:25", show_default=True, help="SMTP relay for alert emails")
 @click.option("--sender", default="trunkline@localhost", show_default=True, help="From address of alert emails")
 def sidecar(
@@ -80,6 +94,8 @@ def sidecar(
     reload_interval: float,
     stats_interval: float,
     alerts_interval: float | None,
+    packages_interval: float,
+    charge_packages: bool,
     smtp: tuple[str, int],
     sender: str,
 ) -> None:
@@ -95,6 +111,7 @@ def sidecar(
         tail_interval=tail_interval,
         stats_interval=stats_interval,
         alerts_interval=alerts_interval,
+        packages_interval=packages_interval if charge_packages else None,
         notifier=Notifier(smtp_host=smtp[0], smtp_port=smtp[1], sender=sender),
     )
     asyncio.run(_serve(app, *listen))

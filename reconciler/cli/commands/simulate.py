@@ -17,24 +17,12 @@ from rich.markup import escape
 from rating import loading
 from rating.authorize import Decision, Request, authorize
 from rating.limits import CallLimits
-from reconciler.cli.app import cli, db_option
+from reconciler.cli.app import INSTANT, cli, db_option
 from reconciler.cli.common import open_db
 from reconciler.cli.output import console, print_json
 
 REJECTED_EXIT = 3
 _MARKS = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "info": "[dim]·[/dim]"}
-
-
-def _when(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint="--at") from exc
-    if at.tzinfo is None:
-        raise click.BadParameter(f"{value!r} has no time zone (add Z or +00:00)", param_hint="--at")
-    return at.astimezone(UTC)
 
 
 @cli.command()
@@ -45,7 +33,7 @@ def _when(value: str | None) -> datetime:
 @click.option("--pai", help="P-Asserted-Identity number")
 @click.option("--dialed", required=True, help="dialed number as the customer sent it")
 @click.option("--call-id", default="simulate", show_default=True, help="call id (decides recording sampling)")
-@click.option("--at", "at", help="simulate at this time (ISO 8601 with offset; default now)")
+@click.option("--at", "at", type=INSTANT, help="simulate at this time (RFC 3339, UTC if no offset; default now)")
 @db_option
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def simulate(
@@ -56,14 +44,14 @@ def simulate(
     pai: str | None,
     dialed: str,
     call_id: str,
-    at: str | None,
+    at: datetime | None,
     db_url: str | None,
     output: str,
 ) -> None:
     """Show whether a call would pass, as whom, on which route and rate, and why."""
     if source_ip is None and username is None:
         raise click.UsageError("give --ip or --user: the call's source IP or its SIP username")
-    now = _when(at)
+    now = at or datetime.now(UTC)
     engine = open_db(db_url)
     with engine.connect() as conn:
         loaded = loading.load(conn, now=now)

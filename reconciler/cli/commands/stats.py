@@ -21,7 +21,7 @@ from rating.alerts import DEFAULT_SAMPLE_PERIOD, evaluate
 from rating.ledger import money_text
 from rating.notify import Notifier
 from rating.stats import GRANULARITIES, Figures, roll_up, series
-from reconciler.cli.app import cli, db_option, output_option
+from reconciler.cli.app import INSTANT, cli, db_option, output_option
 from reconciler.cli.common import open_db
 from reconciler.cli.output import console, print_json
 from resources.errors import TrunklineError
@@ -35,16 +35,6 @@ _SPAN = {"minute": timedelta(hours=1), "day": timedelta(days=30), "month": timed
 
 class StatsInputError(TrunklineError):
     exit_code = 2
-
-
-def _when(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise StatsInputError(f"{value!r} is not a date or an RFC 3339 time") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def sparkline(values: list[Decimal | None]) -> str:
@@ -87,18 +77,24 @@ def _png(path: str, rows: list[Figures]) -> None:
 @cli.command()
 @click.option("--customer", "customer_ref", required=True, help="customer name or namespace/name")
 @click.option("--by", type=click.Choice(GRANULARITIES), default="day", show_default=True)
-@click.option("--from", "since", default=None, help="start (date or RFC 3339 time, UTC if no offset)")
-@click.option("--to", "until", default=None, help="end, exclusive (default: now)")
+@click.option("--from", "since", type=INSTANT, help="start (date or RFC 3339 time, UTC if no offset)")
+@click.option("--to", "until", type=INSTANT, help="end, exclusive (default: now)")
 @click.option("--chart", default=None, help="'-' for a terminal chart of ASR and ACD, or PATH.png (needs matplotlib)")
 @db_option
 @output_option("table", "json", default="table")
 def stats(
-    customer_ref: str, by: str, since: str | None, until: str | None, chart: str | None, db_url: str | None, output: str
+    customer_ref: str,
+    by: str,
+    since: datetime | None,
+    until: datetime | None,
+    chart: str | None,
+    db_url: str | None,
+    output: str,
 ) -> None:
     """Per-customer traffic statistics (attempts, ASR, NER, ACD, PDD, CPS, channels) per minute, day or month."""
     namespace, _, name = customer_ref.rpartition("/")
-    end = _when(until) or datetime.now(UTC)
-    start = _when(since) or end - _SPAN[by]
+    end = until or datetime.now(UTC)
+    start = since or end - _SPAN[by]
     engine = open_db(db_url)
     try:
         with engine.connect() as conn:
