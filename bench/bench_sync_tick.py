@@ -13,8 +13,11 @@ The issue's goal: a tick at an unchanged commit over the 110k-object example tak
   ``sync.load_commit`` = load; inside ``reconcile.apply``: ``desired_rows``, ``observe``,
   ``plan_changes`` = the plan; whatever is left of ``reconcile.apply`` is the apply, which for
   an empty plan is the write transaction being opened and nothing written);
-- a second tick (warm: checkout already on disk, nothing fetched), then a drift check: one owned
-  live row changed behind Trunkline's back must make the next tick ``drift-corrected``.
+- a second tick (warm: checkout already on disk, nothing fetched): the steady state the goal is
+  about. The first tick's plan came out empty, so while the commit, the secrets and the change
+  counters of the planned tables (``reconciler.unchanged``) stand still, the second recalls it
+  instead of planning; then a drift check: one owned live row changed behind Trunkline's back
+  must make the next tick plan in full and come out ``drift-corrected``.
 
 Figures are printed, never asserted: wall and this process's CPU seconds, and the time in the
 cyclic garbage collector (see common.py).

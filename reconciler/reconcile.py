@@ -18,8 +18,10 @@ from reconciler.desired import desired_rows
 from reconciler.mapping import kind_maps
 from reconciler.observe import LiveState, observe
 from reconciler.plan import Plan, plan_changes
+from reconciler.rows import ObjectRows
 from reconciler.secrets import LocalSecrets, SecretResolver
 from reconciler.snapshot import snapshot
+from reconciler.unchanged import RecordingResolver, change_marks, plan_key, unchanged
 from resources.errors import TrunklineError
 from resources.gcpause import paused_gc
 from resources.meta import ObjectKey
@@ -78,11 +80,31 @@ def plan(
     """What apply would do now. Reads only."""
     keys = [k for k in state.objects if options.scope is None or k in options.scope]
     with paused_gc():
-        desired = desired_rows(kind_maps(), state, secrets or LocalSecrets(), keys=keys)
-        with engine.connect() as conn:
-            result, _ = _plan(conn, state, desired, options)
-            conn.rollback()
+        result, _ = _look(engine, state, keys, secrets or LocalSecrets(), options)
     return result
+
+
+def _look(
+    engine: Engine, state: DesiredState, keys: list[ObjectKey], resolver: SecretResolver, options: Options
+) -> tuple[Plan, dict[ObjectKey, ObjectRows] | None]:
+    """Plan without the write lock, or recall the empty plan whose inputs have not moved.
+
+    Returns the plan and the desired rows it was made from (None when it was recalled). The
+    change marks are read before the rows are observed, so a write in between is seen next time.
+    """
+    key = plan_key(str(engine.url), options.scope, options.adopt, options.prune)
+    with engine.connect() as conn:
+        marks = change_marks(conn)
+        conn.rollback()
+        recalled = unchanged.recall(key, state, marks, resolver)
+        if recalled is not None:
+            return recalled, None
+        recorder = RecordingResolver(resolver)
+        desired = desired_rows(kind_maps(), state, recorder, keys=keys)
+        result, _ = _plan(conn, state, desired, options)
+        conn.rollback()
+    unchanged.remember(key, state, marks, recorder.seen, result)
+    return result, desired
 
 
 @contextmanager
@@ -134,15 +156,16 @@ def _apply(
     progress: Progress | None,
     look_first: bool,
 ) -> ApplyResult:
-    desired = desired_rows(kind_maps(), state, secrets or LocalSecrets(), keys=keys)
+    resolver = secrets or LocalSecrets()
+    desired = None
     if look_first and expected is None:
         # A watch tick or a drift timer usually finds nothing to do: look without the write lock,
         # which on SQLite would stop the rating sidecar's writes for the whole plan.
-        with engine.connect() as conn:
-            first, _ = _plan(conn, state, desired, options)
-            conn.rollback()
+        first, desired = _look(engine, state, keys, resolver, options)
         if first.empty:
             return ApplyResult(first, None)
+    if desired is None:
+        desired = desired_rows(kind_maps(), state, resolver, keys=keys)
     with write_transaction(engine) as conn:
         current, live = _plan(conn, state, desired, options)
         if expected is not None and current.signature() != expected.signature():

@@ -27,7 +27,7 @@ from switchdb.tables.declared import (
     rates,
 )
 from switchdb.tables.kamailio import KAMAILIO_TABLE_VERSIONS, KAMAILIO_VIEWS, version
-from switchdb.tables.ownership import trunkline_objects, trunkline_revisions
+from switchdb.tables.ownership import trunkline_objects, trunkline_revisions, trunkline_table_changes
 from switchdb.tables.rating import (
     balances,
     cdrs,
@@ -48,7 +48,18 @@ def child_tables_of(table: Table) -> list[Table]:
     return [t for t in metadata.sorted_tables if t.info.get("parent") == table.name]
 
 
+COUNTED_TABLES: tuple[str, ...] = tuple(
+    sorted(
+        {t.name for t in KIND_TABLES.values()}
+        | {c.name for t in KIND_TABLES.values() for c in child_tables_of(t)}
+        | {trunkline_objects.name}
+    )
+)
+"""The tables a plan reads, whose writes ``trunkline_table_changes`` counts (migration 0004)."""
+
+
 __all__ = [
+    "COUNTED_TABLES",
     "KAMAILIO_TABLE_VERSIONS",
     "KAMAILIO_VIEWS",
     "KIND_TABLES",
@@ -76,5 +87,6 @@ __all__ = [
     "stats_minute",
     "trunkline_objects",
     "trunkline_revisions",
+    "trunkline_table_changes",
     "version",
 ]

@@ -9,6 +9,7 @@ desired state so a revision can be re-applied (rollback).
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     ForeignKey,
     Integer,
@@ -52,4 +53,16 @@ trunkline_objects = Table(
     Column("applied_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("kind", "namespace", "name"),
     UniqueConstraint("kind", "row_id"),  # a row has at most one owner
+)
+
+# How many writing statements (PostgreSQL) or written rows (SQLite) each table the engine
+# observes has seen, kept by triggers (migration 0004) whoever writes: the engine, the sidecar,
+# or a person with psql. A plan is a pure function of the desired state and these tables, so
+# while the counters stand still a plan that found nothing to do still finds nothing
+# (``reconciler.unchanged``). Counters only grow.
+trunkline_table_changes = Table(
+    "trunkline_table_changes",
+    metadata,
+    Column("table_name", String(NAME_LENGTH), primary_key=True),
+    Column("changes", BigInteger(), nullable=False),
 )

@@ -66,7 +66,7 @@ def dump(db: sa.Engine | str) -> dict[str, list[tuple[Any, ...]]]:
 #: Columns that differ between two databases holding the same objects: surrogate keys,
 #: timestamps, revision bookkeeping and the hash of the spec as written (env vs secretKeyRef).
 _VOLATILE = ("id", "spec_hash", "generation", "revision_id", "row_id")
-_SKIPPED_TABLES = ("trunkline_revisions", "alembic_version")
+_SKIPPED_TABLES = ("trunkline_revisions", "trunkline_table_changes", "alembic_version")
 
 
 def table_rows(db: sa.Engine | str) -> dict[str, list[tuple[Any, ...]]]:
