@@ -21,6 +21,7 @@ from reconciler.observe import LiveState
 from reconciler.plan import Change, Plan
 from reconciler.rows import Row, same
 from resources.meta import ObjectKey
+from switchdb.bulk import insert_rows
 from switchdb.tables import metadata
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -64,9 +65,9 @@ class _Writer:
                 for c in batch
                 if c.after is not None
             ]
-            # executemany without RETURNING stays one batched statement on every driver;
-            # the new ids are then read back by natural key in one query per batch.
-            self.conn.execute(insert(kmap.table), params)
+            # a driver-level bulk insert without RETURNING (``switchdb.bulk``); the new ids are
+            # then read back by natural key in one query per batch.
+            insert_rows(self.conn, kmap.table, params)
             ids = self._ids_of(kmap, [c.key for c in batch])
             for child in kmap.children:
                 rows = [
@@ -90,8 +91,7 @@ class _Writer:
 
     def _insert(self, table: Table, rows: list[Row]) -> None:
         for batch in _batches(rows):
-            if batch:
-                self.conn.execute(insert(table), list(batch))
+            insert_rows(self.conn, table, batch)
 
     def update(self, kmap: KindMap, changes: Sequence[Change]) -> None:
         columns = kmap.written_columns
@@ -191,7 +191,7 @@ def _record_ownership(
             }
         )
     for batch in _batches(rows):
-        conn.execute(insert(table), list(batch))
+        insert_rows(conn, table, batch)
 
 
 def execute_plan(

@@ -18,6 +18,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from resources import modelpath
 from resources.errors import TrunklineError, ValidationError
 from resources.loader import load_manifests
 from resources.meta import Resource
@@ -39,8 +40,8 @@ def _manifest(obj: Resource, base_dir: Path | None) -> dict[str, Any]:
     for field in obj.source_fields:
         if spec.get(field) is not None and any(v is not None for k, v in spec.items() if k != field):
             spec.pop(field)  # the loader resolved it into the spec (a deck into ``rates``)
-    if base_dir is not None:
-        _absolute_files(spec, base_dir)
+    if base_dir is not None and modelpath.reaches(type(obj.spec), "passwordRef"):
+        _absolute_files(spec, base_dir)  # only kinds that can hold one: a 100k-rate card cannot
     return manifest
 
 

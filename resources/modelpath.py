@@ -85,3 +85,12 @@ def list_item_model(model: type[BaseModel], attrs: tuple[str, ...]) -> type[Base
     found = model_at(model, attrs)
     assert found is not None, f"{model.__name__}.{'.'.join(attrs)} is not a list of models"
     return found
+
+
+@cache
+def reaches(model: type[BaseModel], alias: str) -> bool:
+    """Does ``model``, or any model nested in it, have a field called ``alias`` (YAML name)?"""
+    return any(
+        (info.alias or attr) == alias or ((inner := inner_model(info.annotation)) is not None and reaches(inner, alias))
+        for attr, info in model.model_fields.items()
+    )

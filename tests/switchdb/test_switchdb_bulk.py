@@ -1,0 +1,80 @@
+"""``switchdb.bulk.insert_rows`` stores exactly what SQLAlchemy's insert stores, with the same checks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from switchdb.bulk import insert_rows
+from switchdb.tables import KIND_TABLES, child_tables_of, metadata, trunkline_objects
+
+CUSTOMER = {
+    "namespace": "default",
+    "name": "acme",
+    "labels": {"tier": "gold", "region": "us"},
+    "annotations": {},
+    "display_name": "Acme",
+    "currency": "USD",
+    "debit_limit": Decimal("500.50"),
+    "minimum_payment": Decimal("0"),
+    "tax_percent": Decimal("7.25"),
+    "daily_spend_limit": None,
+    "portal_access": True,
+    "channels": 200,
+    "flow_speed": 20,
+    "tags": ["wholesale", "postpaid"],
+    "status": "Active",
+}
+
+
+def _read(engine: sa.Engine, name: str) -> dict:
+    table = metadata.tables["customers"]
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(table).where(table.c.name == name)).mappings().one()
+    return {k: v for k, v in row.items() if k != "id" and k != "name"}
+
+
+def test_the_same_row_as_sqlalchemys_insert_on_both_backends(engine: sa.Engine) -> None:
+    table = metadata.tables["customers"]
+    known = {c.name for c in table.columns}
+    row = {k: v for k, v in CUSTOMER.items() if k in known}
+    with engine.begin() as conn:
+        conn.execute(sa.insert(table), [{**row, "name": "by-sqlalchemy"}])
+        insert_rows(conn, table, [{**row, "name": "by-driver"}])
+    assert _read(engine, "by-driver") == _read(engine, "by-sqlalchemy")
+    if engine.dialect.name == "sqlite":  # the stored text too: canonical money, sorted JSON keys
+        with engine.connect() as conn:
+            texts = conn.exec_driver_sql(
+                "SELECT debit_limit, labels FROM customers WHERE name IN ('by-driver', 'by-sqlalchemy')"
+            ).all()
+        assert texts[0] == texts[1] == ("500.5", '{"region": "us", "tier": "gold"}')
+
+
+def test_values_are_checked_as_on_binding(engine: sa.Engine) -> None:
+    table = metadata.tables["customers"]
+    known = {c.name for c in table.columns}
+    row = {k: v for k, v in CUSTOMER.items() if k in known}
+    with pytest.raises(ValueError, match="more than 8 decimal places"), engine.begin() as conn:
+        insert_rows(conn, table, [{**row, "debit_limit": Decimal("0.123456789")}])
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0
+
+    owners = {"kind": "Customer", "namespace": "default", "name": "x", "row_id": 1, "spec_hash": "h"}
+    naive = {**owners, "generation": 1, "revision_id": 1, "applied_at": datetime(2026, 1, 1)}
+    with pytest.raises(ValueError, match="naive datetime"), engine.begin() as conn:
+        insert_rows(conn, trunkline_objects, [naive])
+
+
+def test_no_written_table_relies_on_a_python_side_default() -> None:
+    written = [*KIND_TABLES.values(), *(c for t in KIND_TABLES.values() for c in child_tables_of(t))]
+    written.append(trunkline_objects)
+    relying = [
+        f"{t.name}.{c.name}"
+        for t in written
+        for c in t.columns
+        if c.default is not None and c.server_default is None and not c.primary_key
+    ]
+    assert relying == [], "insert_rows leaves unnamed columns to the server's default"
