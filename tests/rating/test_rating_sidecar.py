@@ -26,11 +26,9 @@ NDJSON = "application/x-ndjson"
 
 
 @pytest.fixture
-def world(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    engine = open_database(db_url)
-    apply_world(engine, monkeypatch)
-    yield engine
-    engine.dispose()
+def world(engine: Any) -> Any:
+    """The rating world (``engine`` of tests/rating/conftest.py), by the name these tests read best."""
+    return engine
 
 
 @pytest.fixture

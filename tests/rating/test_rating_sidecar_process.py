@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -10,12 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from support.polling import wait_until
-from support.rating_world import BATCH, BATCH_TOTAL, apply_world, jsonl
+from support.rating_world import BATCH, BATCH_TOTAL, jsonl
 from support.sidecar import SidecarProcess, http, metric, parse_metrics
 
 from rating.ledger import read_balances
 from rating.tail import CdrTail
-from switchdb.engine import open_database
 from switchdb.tables import cdrs, ledger
 
 pytestmark = pytest.mark.e2e
@@ -23,11 +21,9 @@ RECORDS = [record for record, *_ in BATCH]
 
 
 @pytest.fixture
-def world(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    engine = open_database(db_url)
-    apply_world(engine, monkeypatch)
-    yield engine
-    engine.dispose()
+def world(engine: Any) -> Any:
+    """The rating world (``engine`` of tests/rating/conftest.py), by the name these tests read best."""
+    return engine
 
 
 def _count(engine: Any, table: Any) -> int:
