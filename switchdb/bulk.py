@@ -17,7 +17,10 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, Table
 
+from switchdb import changes
+
 Processor = Callable[[Any], Any] | None
+UNCOUNTED_FROM = 500  # rows: from here on SQLite, the counting trigger steps aside (``switchdb.changes``)
 
 
 def _processors(conn: Connection, table: Table, columns: Sequence[str]) -> list[Processor]:
@@ -67,4 +70,10 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
                 copy.write_row(value)
         return
     marks = ", ".join("?" for _ in columns)
-    conn.exec_driver_sql(f"INSERT INTO {name} ({quoted}) VALUES ({marks})", values)
+    statement = f"INSERT INTO {name} ({quoted}) VALUES ({marks})"
+    if len(values) < UNCOUNTED_FROM or not changes.has_insert_trigger(conn, table.name):
+        conn.exec_driver_sql(statement, values)
+        return
+    changes.drop_insert_trigger(conn, table.name)
+    conn.exec_driver_sql(statement, values)
+    changes.restore_insert_trigger(conn, table.name)

@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from switchdb import bulk, changes
 from switchdb.bulk import insert_rows
-from switchdb.tables import KIND_TABLES, child_tables_of, metadata, trunkline_objects
+from switchdb.tables import COUNTED_TABLES, KIND_TABLES, child_tables_of, metadata, trunkline_objects
 
 CUSTOMER = {
     "namespace": "default",
@@ -78,3 +79,37 @@ def test_no_written_table_relies_on_a_python_side_default() -> None:
         if c.default is not None and c.server_default is None and not c.primary_key
     ]
     assert relying == [], "insert_rows leaves unnamed columns to the server's default"
+
+
+def _triggers(engine: sa.Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all()
+    return dict(rows)
+
+
+def _customer_row(i: int) -> dict:
+    known = {c.name for c in metadata.tables["customers"].columns}
+    return {**{k: v for k, v in CUSTOMER.items() if k in known}, "name": f"customer-{i}"}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_big_sqlite_insert_steps_the_counting_trigger_aside_and_puts_it_back(engine: sa.Engine) -> None:
+    migrated = _triggers(engine)
+    assert {name: sql for name, sql in migrated.items() if name.endswith("_insert")} == {
+        f"trunkline_count_{t}_insert": changes.insert_trigger_sql(t) for t in COUNTED_TABLES
+    }, "the engine recreates exactly the trigger migration 0004 made"
+
+    rows = [_customer_row(i) for i in range(bulk.UNCOUNTED_FROM)]
+    with engine.begin() as conn:
+        insert_rows(conn, metadata.tables["customers"], rows)
+    assert _triggers(engine) == migrated
+    with engine.connect() as conn:
+        counter = "SELECT changes FROM trunkline_table_changes WHERE table_name = 'customers'"
+        moved = conn.exec_driver_sql(counter).scalar()
+    assert moved == 1
+
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # a duplicate: nothing of it stays
+        insert_rows(conn, metadata.tables["customers"], rows)
+    assert _triggers(engine) == migrated
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM customers").scalar() == bulk.UNCOUNTED_FROM
