@@ -58,14 +58,25 @@ def _absolute_files(value: Any, base_dir: Path) -> None:
             _absolute_files(item, base_dir)
 
 
+def _item(obj: Resource, base_dir: Path | None) -> str:
+    """One manifest as compact JSON: pydantic's own serializer unless something must be rewritten."""
+    text = obj.model_dump_json(by_alias=True, exclude_none=True)  # the same JSON as json.dumps(_manifest)
+    rewrite = any(f'"{field}":' in text for field in obj.source_fields) or (
+        base_dir is not None and '"passwordRef":' in text and '"file":' in text
+    )
+    if not rewrite:
+        return text
+    return json.dumps(_manifest(obj, base_dir), separators=(",", ":"), ensure_ascii=False)
+
+
 def snapshot(state: DesiredState) -> bytes:
     """Every object of ``state`` as storage-version manifests: JSON, gzip-compressed."""
     items = []
     for key, obj in state.objects.items():
         source = state.sources.get(key)
         base_dir = None if source is None or source.file.startswith("<") else Path(source.file).parent
-        items.append(_manifest(obj, base_dir))
-    body = json.dumps({"snapshotVersion": VERSION, "items": items}, separators=(",", ":"), ensure_ascii=False)
+        items.append(_item(obj, base_dir))
+    body = f'{{"snapshotVersion":{VERSION},"items":[{",".join(items)}]}}'
     return gzip.compress(body.encode(), compresslevel=6, mtime=0)
 
 
