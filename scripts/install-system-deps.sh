@@ -15,7 +15,9 @@ packages=()
 # Kamailio + sipp (tests/kamailio, examples/kamailio): a stock Kamailio 5.6 (Debian bookworm: 5.6.3)
 # with db_sqlite, http_client (utils) and json modules, db_postgres for the run against PostgreSQL
 # (-A WITH_POSTGRES), and sipp (package sip-tester, 3.6.1) for the end-to-end SIP tests. Without
-# them tests/kamailio skip with the reason (and fail under CI).
+# them tests/kamailio skip with the reason (and fail under CI). The cfg's async sidecar calls use
+# the `async` module of package kamailio: bookworm packages no http_async_client (checked: not in
+# kamailio-extra-modules 5.6.3-2), so that package is not installed.
 KAMAILIO_PACKAGES=(kamailio kamailio-sqlite-modules kamailio-utils-modules kamailio-json-modules
     kamailio-postgres-modules sip-tester)
 have_kamailio() {

@@ -1,6 +1,7 @@
 """Kamailio + the real rating sidecar (``trunkline sidecar``), driven by sipp, on loopback: a blocked
 prefix, channel limits (486/503 as the route says), the max-duration BYE, the CDRs and statistics
-that follow, and one run against PostgreSQL. See conftest.py for the Kamailio/sipp fixtures.
+that follow, the sidecar unreachable, and one run against PostgreSQL. See conftest.py for the
+Kamailio/sipp fixtures.
 
 Every sipp run is bounded (``-m``, ``-timeout``, a subprocess timeout). The UAC scenarios here
 are conftest's ``uac_scenario`` variants: ``answered_or_refused`` (one sipp process whose first
@@ -33,6 +34,7 @@ from support.kamailio import (
     Kamailio,
     SippUas,
     exported_cdrs,
+    free_udp_port,
     require,
     source_lock,
     trunkline,
@@ -284,6 +286,17 @@ def test_max_duration_bye_from_kamailio_and_the_call_is_rated(switch_with, switc
     stats = acme_stats(switch_db.url)
     assert (stats["attempts"], stats["answered"], stats["asr"]) == (1, 1, 100.0), stats
     assert abs(stats["acd"] - answer_to_bye) <= 1.5, (stats, answer_to_bye)
+
+
+def test_sidecar_unreachable_is_a_500_from_the_suspended_transaction(kamailio_factory, switch_db, tmp_path):
+    """The authorize worker (another process than the SIP worker that suspended the INVITE)
+    answers through the transaction: one 500 per call, nothing relayed, no CDR."""
+    switch = kamailio_factory(WITH_SIDECAR=None, TL_SIDECAR=f'"http://127.0.0.1:{free_udp_port()}"')
+    run = run_sipp(tmp_path / "uac", switch, uac_scenario(500, pai=PAI), calls=2)
+    assert (run.returncode, run.successful, run.received("500"), run.received("200")) == (0, 2, 2, 0), run.describe()
+    assert run.messages.count("SIP/2.0 500 Rating Unavailable") == 2, run.messages[-3000:]
+    assert switch.log_text().count("sidecar authorize failed") == 2, switch.log_text()[-3000:]
+    assert exported_cdrs(switch_db.url, DIALED) == []
 
 
 class _PostgresSwitchDb:

@@ -129,9 +129,12 @@ class SwitchDb:
 
 
 class Kamailio:
-    """kamailio -DD -E with the example cfg; stopped with SIGTERM."""
+    """kamailio -DD -E with the example cfg; stopped with SIGTERM. ``shm_mb``: shared memory (-m),
+    small for tests; a load test needs more (every transaction stays ~5 s after its final reply)."""
 
-    def __init__(self, workdir: Path, db: SwitchDb, destination: str, defines: dict[str, str | None]) -> None:
+    def __init__(
+        self, workdir: Path, db: SwitchDb, destination: str, defines: dict[str, str | None], *, shm_mb: int = 32
+    ) -> None:
         self.port = free_udp_port()
         self.ctl = workdir / "kamailio_ctl"
         self.log = workdir / "kamailio.log"
@@ -146,7 +149,7 @@ class Kamailio:
         args: list[str] = []
         for name, value in all_defines.items():
             args += ["-A", name if value is None else f"{name}={value}"]
-        command = ["kamailio", "-f", str(CFG), *args, "-DD", "-E", "-m", "32", "-M", "8", "-Y", str(workdir)]
+        command = ["kamailio", "-f", str(CFG), *args, "-DD", "-E", "-m", str(shm_mb), "-M", "8", "-Y", str(workdir)]
         self._out = self.log.open("ab")
         self.process = subprocess.Popen(command, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 30
