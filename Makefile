@@ -18,7 +18,7 @@ help:
 	@echo "make test         lint, then the whole test suite (installs what it needs)"
 	@echo "make install      venv in $(VENV) with trunkline installed editable, plus test tools"
 	@echo "make system-deps  PostgreSQL, git, openssl, Kamailio and sipp from apt, when missing"
-	@echo "make lint         ruff check"
+	@echo "make lint         ruff check and ruff format --check"
 	@echo "make clean        caches and build output (distclean: the venv too)"
 
 venv: $(VENV)/bin/python
@@ -39,6 +39,7 @@ system-deps:
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # pytest's exit status is echoed so .ci/run can tell "no tests ran" (5) from failures.
 test: install system-deps lint k8s-tools helm-tool pulumi-tools
