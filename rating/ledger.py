@@ -38,6 +38,10 @@ def writing(conn: Connection) -> Connection:
     return conn.execution_options(sqlite_begin="IMMEDIATE") if conn.dialect.name == "sqlite" else conn
 
 
+# The columns of a ledger line, in the order of ``line``'s keys (rows written as tuples use it).
+LINE_COLUMNS = ("customer_id", "at", "entry_type", "amount", "currency", "reference", "description", "balance_after")
+
+
 def line(
     customer_id: int,
     currency: str,

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Connection, delete, insert, or_, select
+from sqlalchemy import Connection, delete, func, insert, or_, select
 
 from rating.cdr import utc_text
 from switchdb.tables.rating import cdrs, stats_minute
@@ -48,6 +48,8 @@ REJECTED = frozenset({603})
 UNMATCHED_CUSTOMER = 0
 
 _MINUTE = timedelta(minutes=1)
+# pg_advisory_xact_lock key ("tlstats" in ASCII): one roll-up at a time, see ``roll_up``.
+ROLL_UP_LOCK_KEY = 0x746C7374617473
 _HUNDRED = Decimal(100)
 
 
@@ -170,7 +172,13 @@ def _peak_channels(calls: list[tuple[datetime, datetime]]) -> dict[datetime, int
 
 
 def roll_up(conn: Connection, since: datetime) -> int:
-    """Recompute ``stats_minute`` for every customer from the minute of ``since`` on; returns rows written."""
+    """Recompute ``stats_minute`` for every customer from the minute of ``since`` on; returns rows written.
+
+    On PostgreSQL roll-ups take turns (a transaction-level advisory lock, before reading): two at
+    once both deleted the minutes, then the second inserted rows the first had just inserted.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(ROLL_UP_LOCK_KEY)))
     first = floor_minute(since)
     end = cdrs.c["end"]
     query = select(cdrs.c.customer_id, cdrs.c.start, cdrs.c.answer, end, cdrs.c.sip_code, cdrs.c.pdd_ms).where(
