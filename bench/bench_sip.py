@@ -115,6 +115,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="calls per rate = seconds * rate")
     parser.add_argument("--hold-ms", type=int, default=200, help="answered call length")
     parser.add_argument("--children", type=int, default=8, help="Kamailio UDP workers (TL_CHILDREN; 8 as in the cfg)")
+    parser.add_argument("--authorize-workers", type=int, default=32, help="Kamailio's authorize async workers")
     parser.add_argument("--shm-mb", type=int, default=256, help="Kamailio shared memory (-m); the tests' 32 runs out")
     args = parser.parse_args()
     for program in ("kamailio", "kamcmd", "sipp"):
@@ -131,7 +132,10 @@ def main() -> None:
     (workdir / "kamailio").mkdir()
     switch = Kamailio(
         workdir / "kamailio", db, uas.uri,
-        {"WITH_SIDECAR": None, "TL_SIDECAR": f'"{sidecar.url}"', "TL_CHILDREN": str(args.children)},
+        {
+            "WITH_SIDECAR": None, "TL_SIDECAR": f'"{sidecar.url}"', "TL_CHILDREN": str(args.children),
+            "TL_AUTHORIZE_GROUP": f'"name=authorize;workers={args.authorize_workers};nonblock=0;usleep=0"',
+        },
         shm_mb=args.shm_mb,
     )  # fmt: skip
     rows: list[list[object]] = []
@@ -164,8 +168,8 @@ def main() -> None:
     print(header)
     print(f"- load average (1/5/15 min) at end: {load_average()}")
     print(
-        f"Kamailio: {args.children} UDP workers, {args.shm_mb} MB shared memory (authorize in async workers, "
-        f"CDRs batched); sidecar on SQLite; "
+        f"Kamailio: {args.children} UDP workers, {args.authorize_workers} authorize workers, {args.shm_mb} MB "
+        "shared memory (CDRs batched); sidecar on SQLite; "
         f"{args.hold_ms} ms calls, {args.seconds} s per rate"
     )
     print(

@@ -144,6 +144,7 @@ class Kamailio:
             "TL_CTL": f'"unix:{self.ctl}"',
             "TL_DESTINATION": f'"{destination}"',
             "TL_CHILDREN": "2",
+            "TL_AUTHORIZE_GROUP": '"name=authorize;workers=4;nonblock=0;usleep=0"',  # test-sized, like TL_CHILDREN
             **defines,
         }
         args: list[str] = []
