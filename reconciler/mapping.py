@@ -8,6 +8,7 @@ Values that are computed rather than declared (SIP digests, Kamailio address col
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +34,9 @@ def _attr_path(model: type[BaseModel], path: tuple[str, ...]) -> tuple[str, ...]
 
 
 def _reader(attrs: tuple[str, ...], role: str) -> Reader:
+    if len(attrs) == 1 and role not in ("json", "secret_ref"):
+        return operator.attrgetter(attrs[0])  # most columns: one plain field, read in C
+
     def read(value: Any) -> Any:
         for attr in attrs:
             if value is None:
