@@ -7,10 +7,11 @@ the blocking operations the handlers of ``rating.service`` run in the loop's thr
 - the revision poll every ``reload_interval`` (``rating.state``), woken early when a batch moved
   balances or an alert moved penalties;
 - with a ``cdr_dir``, the tail of the CDR files there every ``tail_interval`` (``rating.tail``);
-- statistics every ``stats_interval`` and right after each CDR batch (woken by it; batches in
-  between coalesce): ``rating.stats.roll_up`` from the earliest ``start`` of the batches not yet
-  rolled up (at least the last two intervals, so minutes another sidecar wrote CDRs into are
-  redone too). A failed roll-up keeps its minutes pending for the next pass;
+- statistics every ``stats_interval`` and after CDR batches (woken by them, at most once per
+  ``STATS_MIN_GAP``; batches in between coalesce): ``rating.stats.roll_up`` from the earliest
+  ``start`` of the batches not yet rolled up, and once per interval from two intervals back, so
+  minutes another sidecar wrote CDRs into are redone too. A failed roll-up keeps its minutes
+  pending for the next pass;
 - with ``alerts_interval``, the pending minutes are rolled up and ``rating.alerts.evaluate``
   runs with ``notifier``. On PostgreSQL the evaluation takes a transaction-level advisory lock and
   a sidecar that cannot get it skips the tick (SQLite's write lock serializes them), so a firing
@@ -47,6 +48,7 @@ from rating.tail import CdrTail
 log = logging.getLogger(__name__)
 
 ALERTS_LOCK_KEY = 0x7472756E6B  # pg advisory lock: one sidecar evaluates alerts at a time
+STATS_MIN_GAP = 1.0  # seconds between roll-ups: batches arriving meanwhile are rolled up together
 
 
 class Sidecar:
@@ -74,6 +76,7 @@ class Sidecar:
         self._pending_since: datetime | None = None  # earliest CDR start not rolled up yet
         self._stats_lock = threading.Lock()
         self._stats_wake: asyncio.Event | None = None
+        self._last_wide_roll_up: datetime | None = None
         self.roll_ups = 0
         self.alert_runs = 0
         self.state = SidecarState(engine, clock=clock)
@@ -112,11 +115,25 @@ class Sidecar:
                 self._pending_since = since
 
     def roll_up(self) -> int:
-        """Roll up the pending minutes (at least the last two stats intervals); returns rows written."""
+        """Roll up the pending minutes; once a stats interval, the last two intervals too.
+
+        The wider pass picks up minutes other sidecars wrote CDRs into. After a batch only the
+        batch's own minutes are redone: re-reading two intervals of CDRs after every batch was
+        most of a busy sidecar's CPU (bench/RESULTS.md, SIP end to end).
+        """
         with self._stats_lock:
             pending, self._pending_since = self._pending_since, None
-        recent = self.state.now() - timedelta(seconds=2 * self.stats_interval)
-        since = recent if pending is None else min(pending, recent)
+        now = self.state.now()
+        wide = self._last_wide_roll_up is None or now - self._last_wide_roll_up >= timedelta(
+            seconds=self.stats_interval
+        )
+        recent = now - timedelta(seconds=2 * self.stats_interval)
+        if wide:
+            since = recent if pending is None else min(pending, recent)
+        elif pending is None:
+            return 0
+        else:
+            since = pending
         try:
             with self.engine.begin() as conn:
                 written = stats.roll_up(conn, since)
@@ -124,6 +141,8 @@ class Sidecar:
             self._mark_pending(since)  # the next pass redoes these minutes
             raise
         self.roll_ups += 1
+        if wide:
+            self._last_wide_roll_up = now
         return written
 
     def check_alerts(self) -> list[Any] | None:
@@ -190,7 +209,13 @@ class Sidecar:
                 _every(self.reload_interval, self.state.refresh, "reloading the switch database", wake=self._wake)
             ),
             asyncio.create_task(
-                _every(self.stats_interval, self.roll_up, "rolling up statistics", wake=self._stats_wake)
+                _every(
+                    self.stats_interval,
+                    self.roll_up,
+                    "rolling up statistics",
+                    wake=self._stats_wake,
+                    min_gap=STATS_MIN_GAP,
+                )
             ),
         ]
         if self.alerts_interval:
@@ -227,10 +252,12 @@ async def _every(
     *,
     wake: asyncio.Event | None = None,
     at_start: bool = False,
+    min_gap: float = 0.0,
 ) -> None:
     """Run ``work`` in the executor every ``interval`` seconds (sooner when ``wake`` is set); a failure is logged.
 
     ``at_start`` runs it once right away too: what is due when a sidecar starts is done then.
+    ``min_gap`` spaces runs out: wakes during the gap are kept and served right after it.
     """
     loop = asyncio.get_running_loop()
     first = at_start
@@ -247,3 +274,5 @@ async def _every(
             await loop.run_in_executor(None, work)
         except Exception:
             log.exception("%s failed; retrying in %s s", what, interval)
+        if min_gap:
+            await asyncio.sleep(min_gap)

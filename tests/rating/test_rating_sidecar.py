@@ -321,3 +321,39 @@ def test_alerts_timer_fires_mails_and_penalises_through_authorize(world: Any, mo
             assert conn.execute(select(customers.c.status).where(customers.c.name == "acme")).scalar_one() == "Active"
     finally:
         controller.stop()
+
+
+def test_after_a_batch_only_its_minutes_are_rolled_up_and_the_wide_pass_once_an_interval(world: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from support.rating_world import parse
+
+    from rating import loading
+    from rating.rater import rate_cdrs
+    from rating.sidecar import Sidecar
+
+    now = [datetime(2026, 3, 1, 10, 30, tzinfo=UTC)]
+    sidecar = Sidecar(world, stats_interval=3600, clock=lambda: now[0])
+    sidecar.state.load()
+    records = [record for record, *_ in BATCH]
+    sidecar.rate(parse(records[:5]))
+    assert sidecar.roll_up() > 0  # the first pass is a wide one
+
+    # Another sidecar rates a call of 09:50 into the same database: only a wide pass sees it.
+    with world.connect() as conn:
+        directory = loading.load(conn, now=now[0])
+    other = cdr_line("other", "12125550100", seconds=60, answer="2026-03-01T09:50:00Z")
+    rate_cdrs(world, directory, parse([other]), now=now[0])
+
+    def minutes() -> set[str]:
+        with world.connect() as conn:
+            return {m.strftime("%H:%M") for m in conn.execute(select(stats_minute.c.minute)).scalars()}
+
+    sidecar.rate(parse(records[5:]))  # calls from 10:00 on
+    sidecar.roll_up()
+    assert "09:50" not in minutes(), "after a batch, only the batch's minutes are redone"
+    assert sidecar.roll_up() == 0  # nothing pending, the interval not over: no work at all
+
+    now[0] += timedelta(seconds=3600)  # the wide pass reaches back to 09:30
+    sidecar.roll_up()
+    assert "09:50" in minutes(), "once an interval, the last two intervals are redone"
