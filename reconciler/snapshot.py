@@ -58,23 +58,42 @@ def _absolute_files(value: Any, base_dir: Path) -> None:
             _absolute_files(item, base_dir)
 
 
+def _resolved_sources(obj: Resource) -> set[str]:
+    """Attributes of ``obj.spec`` to leave out: source fields the loader resolved into the spec."""
+    spec = obj.spec
+    names = type(spec).model_fields
+    drop: set[str] = set()
+    for alias in obj.source_fields:
+        found = modelpath.field(type(spec), alias)
+        if found is None or getattr(spec, found[0]) is None:
+            continue
+        if any(getattr(spec, other) is not None for other in names if other != found[0]):
+            drop.add(found[0])
+    return drop
+
+
 def _item(obj: Resource, base_dir: Path | None) -> str:
-    """One manifest as compact JSON: pydantic's own serializer unless something must be rewritten."""
-    text = obj.model_dump_json(by_alias=True, exclude_none=True)  # the same JSON as json.dumps(_manifest)
-    rewrite = any(f'"{field}":' in text for field in obj.source_fields) or (
-        base_dir is not None and '"passwordRef":' in text and '"file":' in text
-    )
-    if not rewrite:
-        return text
-    return json.dumps(_manifest(obj, base_dir), separators=(",", ":"), ensure_ascii=False)
+    """One manifest as compact JSON (the same JSON as ``json.dumps(_manifest(...))``), made by
+    pydantic's serializer; the dict path only when a relative ``passwordRef.file`` needs rewriting."""
+    drop = _resolved_sources(obj)
+    text = obj.model_dump_json(by_alias=True, exclude_none=True, exclude={"spec": drop} if drop else None)
+    if base_dir is not None and '"passwordRef":' in text and '"file":' in text:
+        return json.dumps(_manifest(obj, base_dir), separators=(",", ":"), ensure_ascii=False)
+    return text
 
 
 def snapshot(state: DesiredState) -> bytes:
     """Every object of ``state`` as storage-version manifests: JSON, gzip-compressed."""
     items = []
+    directories: dict[str, Path | None] = {}  # one Path per manifest file, not per object
     for key, obj in state.objects.items():
         source = state.sources.get(key)
-        base_dir = None if source is None or source.file.startswith("<") else Path(source.file).parent
+        if source is None:
+            base_dir = None
+        elif source.file not in directories:
+            base_dir = directories[source.file] = None if source.file.startswith("<") else Path(source.file).parent
+        else:
+            base_dir = directories[source.file]
         items.append(_item(obj, base_dir))
     body = f'{{"snapshotVersion":{VERSION},"items":[{",".join(items)}]}}'
     return gzip.compress(body.encode(), compresslevel=6, mtime=0)

@@ -12,10 +12,11 @@ default that a bulk insert relies on; ``tests/switchdb`` checks it).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import JSON, Connection, Dialect, Table
 
 from switchdb import changes
 
@@ -25,26 +26,37 @@ UNCOUNTED_FROM = 500  # rows: from here on SQLite, the counting trigger steps as
 
 def _processors(conn: Connection, table: Table, columns: Sequence[str]) -> list[Processor]:
     dialect = conn.dialect
-    found = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
-    return [_empty_first(p) if _is_json(table.c[n].type) and p is not None else p for n, p in zip(columns, found)]
+    return [
+        _json_text(dialect) if isinstance(table.c[name].type, JSON) else _processor(table.c[name].type, dialect)
+        for name in columns
+    ]
 
 
-def _is_json(column_type: Any) -> bool:
-    return isinstance(column_type, JSON)
+def _processor(column_type: Any, dialect: Dialect) -> Processor:
+    processor: Processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+    return processor
 
 
-def _empty_first(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Most labels and annotations are ``{}``: serialize that once, not once per row."""
-    empty_dict, empty_list = process({}), process([])
+def _json_text(dialect: Dialect) -> Callable[[Any], Any]:
+    """JSON as the engine's serializer writes it (sorted keys), as text on both backends.
 
-    def fast(value: Any) -> Any:
-        if value == {} and type(value) is dict:
+    PostgreSQL parses the text into JSONB as COPY reads it; SQLAlchemy's own path would hand
+    psycopg a wrapper that it serializes again per row. Most labels and annotations are ``{}``:
+    that text is made once. ``None`` is SQL NULL (the columns are ``none_as_null``).
+    """
+    serialize: Callable[[Any], str] = getattr(dialect, "_json_serializer", None) or json.dumps
+    empty_dict, empty_list = serialize({}), serialize([])
+
+    def text(value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) is dict and not value:
             return empty_dict
-        if value == [] and type(value) is list:
+        if type(value) is list and not value:
             return empty_list
-        return process(value)
+        return serialize(value)
 
-    return fast
+    return text
 
 
 def _tuples(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], processors: list[Processor]) -> list[tuple]:
