@@ -16,7 +16,9 @@ import csv
 import json
 import re
 import shutil
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ from support.kamailio import (
     uac_scenario,
     wait_for_cdrs,
 )
+from support.polling import wait_until
 from support.sidecar import SidecarProcess, http
 from support.tools import skip_or_fail
 
@@ -342,3 +345,35 @@ def test_postgres_switch_database(postgres_url, uas: SippUas, start_sidecar, tmp
     stats = acme_stats(postgres_url)
     assert (stats["attempts"], stats["answered"], stats["asr"]) == (2, 2, 100.0), stats
     assert 2 <= stats["acd"] <= 3.5, stats
+
+
+def test_a_cdr_the_sidecar_could_not_take_is_posted_again_after_it_restarts(kamailio_factory, switch_db, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    listen = ("--listen", f"127.0.0.1:{port}", "--reload-interval", "1s")
+    first = SidecarProcess(switch_db.url, tmp_path / "sidecar-1.log", *listen)
+    restarted: SidecarProcess | None = None
+    try:
+        switch = kamailio_factory(WITH_SIDECAR=None, TL_SIDECAR=f'"{first.url}"')
+        # A 4 s call: the sidecar authorizes it, then stops before the BYE, so the CDR finds no one.
+        calls: list[Any] = []
+        scenario = answered_or_refused(503, hold_ms=4000)
+        call = threading.Thread(target=lambda: calls.append(run_sipp(tmp_path / "uac", switch, scenario, calls=1)))
+        call.start()
+        wait_until(lambda: "IP authentication" in switch.log_text(), timeout=20, what="the INVITE reached Kamailio")
+        time.sleep(1)
+        assert first.stop() == 0
+        call.join(30)
+        assert calls and (calls[0].returncode, calls[0].successful) == (0, 1), calls and calls[0].describe()
+        wait_until(lambda: "sidecar did not take" in switch.log_text(), timeout=20, what="the failed CDR post")
+        assert exported_cdrs(switch_db.url, DIALED) == []
+
+        restarted = SidecarProcess(switch_db.url, tmp_path / "sidecar-2.log", *listen)
+        (cdr,) = wait_for_cdrs(switch_db.url, DIALED, 1, switch=switch, sidecar_log=restarted.log)
+        assert str(cdr.get("status", "")).lower() == "rated", cdr
+        assert "sidecar CDR post failed" not in switch.log_text()  # queued again, never given up
+    finally:
+        for process in (first, restarted):
+            if process is not None and process.process.poll() is None:
+                process.kill()

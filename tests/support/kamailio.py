@@ -90,9 +90,9 @@ def wait_for_cdrs(
 ) -> list[dict[str, Any]]:
     """At least ``n`` CDRs for ``dialed``; on a timeout the failure shows Kamailio's CDR errors.
 
-    Kamailio posts each CDR once (event_route[dialog:end], http_client with a 2 s timeout): a post
-    that failed is logged as "sidecar CDR for ... failed" and never retried, so waiting longer
-    would not help; the log line says why.
+    Kamailio queues each CDR and a timer posts the queue in batches; a batch the sidecar did not
+    take is queued again ("sidecar did not take ..."), one it refused is logged ("sidecar CDR
+    post failed ..."). On a timeout those lines say why.
     """
     try:
         return wait_until(
@@ -104,7 +104,7 @@ def wait_for_cdrs(
     except Timeout as exc:
         if switch is None:
             raise
-        failed = [line for line in switch.log_text().splitlines() if "sidecar CDR" in line]
+        failed = [line for line in switch.log_text().splitlines() if "sidecar CDR" in line or "did not take" in line]
         raise Timeout(
             f"{exc}\nKamailio's CDR posts that failed: {failed or 'none logged'}\n"
             f"Kamailio's log ({switch.log}), last lines:\n{switch.log_text()[-3000:]}\n"
