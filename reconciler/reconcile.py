@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
 
@@ -20,7 +20,6 @@ from reconciler.observe import LiveState, observe
 from reconciler.plan import Plan, plan_changes
 from reconciler.rows import ObjectRows
 from reconciler.secrets import LocalSecrets, SecretResolver
-from reconciler.snapshot import snapshot
 from reconciler.unchanged import RecordingResolver, change_marks, plan_key, unchanged
 from resources.errors import TrunklineError
 from resources.gcpause import paused_gc
@@ -172,9 +171,9 @@ def _apply(
             raise StalePlanError(current)
         if current.empty:
             return ApplyResult(current, None)
-        if options.scope is None and info.desired is None:
-            info = replace(info, desired=snapshot(state))  # what `trunkline rollback` re-applies
-        revision_id = execute_plan(conn, kind_maps(), current, live, info, progress=progress)
+        # the snapshot is what `trunkline rollback` re-applies; made while the rows are written
+        snapshot_of = state if options.scope is None and info.desired is None else None
+        revision_id = execute_plan(conn, kind_maps(), current, live, info, progress=progress, snapshot_of=snapshot_of)
     return ApplyResult(current, revision_id)
 
 
