@@ -26,7 +26,7 @@ from switchdb.tables.declared import (
     rate_cards,
     rates,
 )
-from switchdb.tables.kamailio import KAMAILIO_TABLE_VERSIONS, KAMAILIO_VIEWS, version
+from switchdb.tables.kamailio import KAMAILIO_TABLE_VERSIONS, KAMAILIO_VIEWS, cdr_queue, version
 from switchdb.tables.ownership import trunkline_objects, trunkline_revisions, trunkline_table_changes
 from switchdb.tables.rating import (
     balances,
@@ -66,6 +66,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "alerts",
     "balances",
+    "cdr_queue",
     "cdrs",
     "child_tables_of",
     "credential_authentications",

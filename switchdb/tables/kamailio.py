@@ -17,7 +17,7 @@ reason ("customer Inactive"), which a bare 403 from the switch would hide.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, String, Table
+from sqlalchemy import Column, Integer, String, Table, Text
 
 from switchdb.tables.base import metadata
 
@@ -29,4 +29,16 @@ version = Table(
     metadata,
     Column("table_name", String(32), primary_key=True),
     Column("table_version", Integer(), nullable=False, default=0),
+)
+
+# Kamailio's mqueue module keeps the example's queue of CDRs not yet posted to the sidecar
+# here while the switch is stopped (``dbmode=1``: written at shutdown, read back and emptied
+# at start-up), so a restart of the switch loses no CDR. The module names the table after the
+# queue and reads the columns id, key, val.
+cdr_queue = Table(
+    "cdr_queue",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),
+    Column("val", Text(), nullable=False),
 )

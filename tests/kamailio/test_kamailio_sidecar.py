@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support.db import sql
 from support.kamailio import (
     ANSWERED_ACK,
     ANSWERED_FINISH,
@@ -347,7 +348,7 @@ def test_postgres_switch_database(postgres_url, uas: SippUas, start_sidecar, tmp
     assert 2 <= stats["acd"] <= 3.5, stats
 
 
-def test_a_cdr_the_sidecar_could_not_take_is_posted_again_after_it_restarts(kamailio_factory, switch_db, tmp_path):
+def test_a_cdr_the_sidecar_could_not_take_survives_restarts_of_both(kamailio_factory, switch_db, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -369,10 +370,16 @@ def test_a_cdr_the_sidecar_could_not_take_is_posted_again_after_it_restarts(kama
         wait_until(lambda: "sidecar did not take" in switch.log_text(), timeout=20, what="the failed CDR post")
         assert exported_cdrs(switch_db.url, DIALED) == []
 
+        # The switch stops too: its queue goes to the cdr_queue table, and comes back with it.
+        switch.stop()
+        assert "queue [cdr_queue] saved in db" in switch.log_text(), switch.log_text()[-2000:]
+        assert [json.loads(v)["dialed"] for (v,) in sql(switch_db.url, "SELECT val FROM cdr_queue")] == [DIALED]
         restarted = SidecarProcess(switch_db.url, tmp_path / "sidecar-2.log", *listen)
-        (cdr,) = wait_for_cdrs(switch_db.url, DIALED, 1, switch=switch, sidecar_log=restarted.log)
+        again = kamailio_factory(WITH_SIDECAR=None, TL_SIDECAR=f'"{first.url}"')
+        (cdr,) = wait_for_cdrs(switch_db.url, DIALED, 1, switch=again, sidecar_log=restarted.log)
         assert str(cdr.get("status", "")).lower() == "rated", cdr
-        assert "sidecar CDR post failed" not in switch.log_text()  # queued again, never given up
+        assert sql(switch_db.url, "SELECT count(*) FROM cdr_queue") == [(0,)]
+        assert "sidecar CDR post failed" not in switch.log_text() + again.log_text()  # never given up
     finally:
         for process in (first, restarted):
             if process is not None and process.process.poll() is None:
