@@ -6,6 +6,8 @@
 - `table_rows(url)`: every table without the columns that differ between two databases holding
   the same objects (ids, timestamps, hashes, revision bookkeeping): for "both front ends wrote the
   same rows" checks.
+- `customer_row(name, namespace, **columns)`: a valid ``customers`` row, for tests that write
+  the table directly.
 
 ``db`` is an Engine or a URL (a URL gets a short-lived engine of its own).
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -95,3 +98,22 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True)
     return value
+
+
+def customer_row(name: str = "acme", namespace: str = "default", **columns: Any) -> dict[str, Any]:
+    """A ``customers`` row with every NOT NULL column set; ``columns`` override or add."""
+    return {
+        "namespace": namespace,
+        "name": name,
+        "display_name": name.title(),
+        "status": "Active",
+        "currency": "USD",
+        "debit_limit": Decimal(0),
+        "minimum_payment": Decimal(0),
+        "tax_percent": Decimal(0),
+        "portal_access": False,
+        "channels": 0,
+        "flow_speed": 0,
+        "tags": [],
+        **columns,
+    }

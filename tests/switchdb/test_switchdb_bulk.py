@@ -7,28 +7,24 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from support.db import customer_row
 
 from switchdb import bulk, changes
 from switchdb.bulk import insert_rows
 from switchdb.tables import COUNTED_TABLES, KIND_TABLES, child_tables_of, metadata, trunkline_objects
 
-CUSTOMER = {
-    "namespace": "default",
-    "name": "acme",
-    "labels": {"tier": "gold", "region": "us"},
-    "annotations": {},
-    "display_name": "Acme",
-    "currency": "USD",
-    "debit_limit": Decimal("500.50"),
-    "minimum_payment": Decimal("0"),
-    "tax_percent": Decimal("7.25"),
-    "daily_spend_limit": None,
-    "portal_access": True,
-    "channels": 200,
-    "flow_speed": 20,
-    "tags": ["wholesale", "postpaid"],
-    "status": "Active",
-}
+CUSTOMER = customer_row(
+    "acme",
+    labels={"tier": "gold", "region": "us"},
+    annotations={},
+    debit_limit=Decimal("500.50"),
+    tax_percent=Decimal("7.25"),
+    daily_spend_limit=None,
+    portal_access=True,
+    channels=200,
+    flow_speed=20,
+    tags=["wholesale", "postpaid"],
+)
 
 
 def _read(engine: sa.Engine, name: str) -> dict:
@@ -40,8 +36,7 @@ def _read(engine: sa.Engine, name: str) -> dict:
 
 def test_the_same_row_as_sqlalchemys_insert_on_both_backends(engine: sa.Engine) -> None:
     table = metadata.tables["customers"]
-    known = {c.name for c in table.columns}
-    row = {k: v for k, v in CUSTOMER.items() if k in known}
+    row = CUSTOMER
     with engine.begin() as conn:
         conn.execute(sa.insert(table), [{**row, "name": "by-sqlalchemy"}])
         insert_rows(conn, table, [{**row, "name": "by-driver"}])
@@ -56,8 +51,7 @@ def test_the_same_row_as_sqlalchemys_insert_on_both_backends(engine: sa.Engine) 
 
 def test_values_are_checked_as_on_binding(engine: sa.Engine) -> None:
     table = metadata.tables["customers"]
-    known = {c.name for c in table.columns}
-    row = {k: v for k, v in CUSTOMER.items() if k in known}
+    row = CUSTOMER
     with pytest.raises(ValueError, match="more than 8 decimal places"), engine.begin() as conn:
         insert_rows(conn, table, [{**row, "debit_limit": Decimal("0.123456789")}])
     with engine.connect() as conn:
@@ -88,8 +82,7 @@ def _triggers(engine: sa.Engine) -> dict[str, str]:
 
 
 def _customer_row(i: int) -> dict:
-    known = {c.name for c in metadata.tables["customers"].columns}
-    return {**{k: v for k, v in CUSTOMER.items() if k in known}, "name": f"customer-{i}"}
+    return {**CUSTOMER, "name": f"customer-{i}"}
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from support.db import customer_row
 
 from switchdb.tables import balances, ledger
 from switchdb.types import Money, UtcDateTime
@@ -166,26 +167,9 @@ def test_json_text_does_not_depend_on_key_order(sqlite_url: str) -> None:
 
     customers = metadata.tables["customers"]
     engine = open_database(sqlite_url)
-    base = {
-        "display_name": "X",
-        "status": "Active",
-        "currency": "USD",
-        "debit_limit": Decimal(0),
-        "minimum_payment": Decimal(0),
-        "tax_percent": Decimal(0),
-        "portal_access": False,
-        "channels": 0,
-        "flow_speed": 0,
-        "tags": [],
-        "annotations": {},
-    }
     with engine.begin() as conn:
-        conn.execute(
-            customers.insert(), {**base, "namespace": "a", "name": "one", "labels": {"tier": "1", "region": "eu"}}
-        )
-        conn.execute(
-            customers.insert(), {**base, "namespace": "a", "name": "two", "labels": {"region": "eu", "tier": "1"}}
-        )
+        conn.execute(customers.insert(), customer_row("one", "a", labels={"tier": "1", "region": "eu"}))
+        conn.execute(customers.insert(), customer_row("two", "a", labels={"region": "eu", "tier": "1"}))
         texts = conn.execute(sa.text("SELECT labels FROM customers ORDER BY name")).scalars().all()
     engine.dispose()
     assert texts[0] == texts[1] == '{"region": "eu", "tier": "1"}'
