@@ -33,18 +33,16 @@ binaries: ``make system-deps``).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, Timing, figures, load_average, machine, profiled, ratio, table, timed
+from common import Timing, databases, figures, load_average, machine, profiled, ratio, table, timed
 from gen import PASSWORD_ENV, generate
 from sqlalchemy import Engine
 
@@ -65,24 +63,6 @@ Rows = dict[str, tuple[list[str], list[tuple[Any, ...]]]]  # table -> (columns, 
 
 
 # -- databases ---------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def databases(kind: str, tmp: Path) -> Iterator[tuple[str, str, str]]:
-    """(URL for the engine's database, URL for the raw database, server description)."""
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp / 'switch.db'}", f"sqlite:///{tmp / 'raw.db'}", ""
-        return
-    sys.path.insert(0, str(ROOT / "tests"))
-    from support.postgres import PostgresServer
-
-    with PostgresServer() as server:
-        import psycopg
-
-        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-            row = conn.execute("SHOW server_version").fetchone()
-        version = f"PostgreSQL {row[0] if row else '?'} ({server.bindir}; fsync/synchronous_commit off)"
-        yield server.create_database("bench_engine"), server.create_database("bench_raw"), version
 
 
 # -- the raw limit -----------------------------------------------------------------------------
@@ -232,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="trunkline-bench-") as name:
         tmp = Path(name)
-        with databases(args.db, tmp) as (url, raw_url, server):
+        with databases(args.db, tmp, "engine") as (url, raw_url, server):
             return run(args, tmp, url, raw_url, server)
 
 

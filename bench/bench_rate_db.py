@@ -27,18 +27,16 @@ processes, so for database steps the wall clock is the figure that counts). Run:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import os
 import random
 import sys
 import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, Timing, load_average, machine, ratio, table, timed
+from common import Timing, databases, load_average, machine, ratio, table, timed
 from gen import PASSWORD_ENV, generate
 from sqlalchemy import Engine
 
@@ -54,24 +52,6 @@ from switchdb.tables import cdrs as cdrs_table
 
 T0 = datetime(2026, 6, 10, 8, 0, tzinfo=UTC)
 ROUTED = ("12", "13", "14", "15", "16", "17", "18", "19", "44", "49")
-
-
-@contextlib.contextmanager
-def databases(kind: str, tmp: Path) -> Iterator[tuple[str, str, str]]:
-    """(URL of the rated database, URL of the raw database, server description)."""
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp / 'switch.db'}", f"sqlite:///{tmp / 'raw.db'}", "SQLite (file, WAL as configured)"
-        return
-    sys.path.insert(0, str(ROOT / "tests"))
-    from support.postgres import PostgresServer
-
-    with PostgresServer() as server:
-        import psycopg
-
-        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-            row = conn.execute("SHOW server_version").fetchone()
-        version = f"PostgreSQL {row[0] if row else '?'} (fsync/synchronous_commit off)"
-        yield server.create_database("bench_rate"), server.create_database("bench_raw"), version
 
 
 def make_cdrs(count: int, customers: int, deck: Path, rng: random.Random) -> list[Cdr]:
@@ -149,8 +129,10 @@ def raw_insert(engine: Engine, columns: list[str], rows: list[tuple[Any, ...]], 
 
 def run_backend(kind: str, carrier: Path, cdrs: list[Cdr], batch: int) -> list[list[object]]:
     results: list[Timing] = []
-    with tempfile.TemporaryDirectory(prefix="trunkline-bench-rate-") as name, databases(kind, Path(name)) as urls:
-        url, raw_url, version = urls
+    with (
+        tempfile.TemporaryDirectory(prefix="trunkline-bench-rate-") as name,
+        databases(kind, Path(name), "rate") as (url, raw_url, version),
+    ):
         print(f"\n== {kind}: {version}", flush=True)
         engine = open_database(url)
         raw_engine = open_database(raw_url)

@@ -152,3 +152,25 @@ def profiled(enabled: bool, label: str, *, top: int = 25) -> Iterator[None]:
 
 def _trim(text: str) -> str:
     return "\n".join(line.replace(str(ROOT) + "/", "").replace(sys.prefix + "/lib/", "") for line in text.splitlines())
+
+
+@contextlib.contextmanager
+def databases(kind: str, tmp: Path, name: str) -> Iterator[tuple[str, str, str]]:
+    """(URL of the database under test, URL of the raw-limit database, server description).
+
+    SQLite: two files in ``tmp``. PostgreSQL: one throwaway server (tests/support/postgres.py,
+    fsync and synchronous_commit off) holding ``bench_<name>`` and ``bench_raw``.
+    """
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'switch.db'}", f"sqlite:///{tmp / 'raw.db'}", "SQLite (file, WAL as configured)"
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        import psycopg
+
+        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+        version = f"PostgreSQL {row[0] if row else '?'} ({server.bindir}; fsync/synchronous_commit off)"
+        yield server.create_database(f"bench_{name}"), server.create_database("bench_raw"), version
