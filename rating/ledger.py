@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from rating import postgres_bulk
 from rating.directory import Customer
 from switchdb.tables import balances, customers, ledger
 
@@ -76,6 +77,8 @@ def lock_balances(conn: Connection, owners: Iterable[Customer], now: datetime) -
     ordered = sorted({c.id: c for c in owners}.values(), key=lambda c: c.id)
     if not ordered:
         return {}
+    if conn.dialect.name == "postgresql":  # one statement each, whatever the number of customers
+        return postgres_bulk.lock_balances(conn, [(c.id, c.currency) for c in ordered], now)
     conn.execute(
         dialect_insert(conn, balances).on_conflict_do_nothing(index_elements=["customer_id"]),
         [{"customer_id": c.id, "amount": ZERO, "currency": c.currency, "updated_at": now} for c in ordered],
@@ -90,8 +93,11 @@ def lock_balances(conn: Connection, owners: Iterable[Customer], now: datetime) -
 
 
 def write_balances(conn: Connection, amounts: dict[int, Decimal], now: datetime) -> None:
-    """Store the new amounts of balances locked by ``lock_balances`` (one executemany)."""
+    """Store the new amounts of balances locked by ``lock_balances`` (one statement)."""
     if not amounts:
+        return
+    if conn.dialect.name == "postgresql":
+        postgres_bulk.write_balances(conn, amounts, now)
         return
     conn.execute(
         update(balances)

@@ -65,7 +65,7 @@ def instant(value: datetime | None) -> datetime | None:
 
 
 def lock_balances(conn: Connection, owners: Sequence[tuple[int, str]], now: datetime) -> dict[int, Decimal]:
-    """``ledger.lock_balances`` in two statements: create missing rows (0), lock all in id order.
+    """PostgreSQL path of ``ledger.lock_balances``: create missing rows (0), lock all in id order.
 
     ``owners`` is (customer id, currency), sorted by id.
     """
@@ -86,7 +86,7 @@ def lock_balances(conn: Connection, owners: Sequence[tuple[int, str]], now: date
 
 
 def write_balances(conn: Connection, amounts: dict[int, Decimal], now: datetime) -> None:
-    """``ledger.write_balances`` as one ``UPDATE ... FROM unnest(...)`` (the rows are locked already)."""
+    """PostgreSQL path of ``ledger.write_balances``: one ``UPDATE ... FROM unnest(...)``."""
     if not amounts:
         return
     ordered = sorted(amounts.items())

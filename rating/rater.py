@@ -229,13 +229,7 @@ def _store(conn: Connection, batch: list[_Priced], now: datetime) -> set[str]:
         priced.billed, priced.package_seconds, priced.connect_fee, priced.cost, priced.usage = 0, 0, None, None, []
     postgres = conn.dialect.name == "postgresql"
     owners = {p.customer.id: p.customer for p in batch if p.status == RATED and p.customer}
-    if not owners:
-        balance: dict[int, Decimal] = {}
-    elif postgres:
-        ordered = sorted((cid, customer.currency) for cid, customer in owners.items())
-        balance = postgres_bulk.lock_balances(conn, ordered, now)
-    else:
-        balance = lock_balances(conn, owners.values(), now)
+    balance = lock_balances(conn, owners.values(), now)
     existing = _existing(conn, [p.cdr.call_id for p in batch])
     new = [p for p in batch if p.cdr.call_id not in existing]
     rated = sorted((p for p in new if p.status == RATED), key=lambda p: (p.at, p.cdr.call_id))
@@ -276,7 +270,7 @@ def _store(conn: Connection, batch: list[_Priced], now: datetime) -> set[str]:
         postgres_bulk.append_ledger(conn, LINE_COLUMNS, lines)
     elif lines:
         conn.execute(ledger.insert(), [dict(zip(LINE_COLUMNS, values)) for values in lines])
-    (postgres_bulk.write_balances if postgres else write_balances)(conn, touched, now)
+    write_balances(conn, touched, now)
     if consumed:
         conn.execute(
             update(package_usage)
