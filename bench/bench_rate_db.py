@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import Timing, databases, load_average, machine, ratio, table, timed
+from common import Timing, databases, load_average, machine, profiled, ratio, table, timed
 from gen import PASSWORD_ENV, generate
 from sqlalchemy import Engine
 
@@ -127,7 +127,7 @@ def raw_insert(engine: Engine, columns: list[str], rows: list[tuple[Any, ...]], 
         raw.close()
 
 
-def run_backend(kind: str, carrier: Path, cdrs: list[Cdr], batch: int) -> list[list[object]]:
+def run_backend(kind: str, carrier: Path, cdrs: list[Cdr], batch: int, profile: bool = False) -> list[list[object]]:
     results: list[Timing] = []
     with (
         tempfile.TemporaryDirectory(prefix="trunkline-bench-rate-") as name,
@@ -150,7 +150,8 @@ def run_backend(kind: str, carrier: Path, cdrs: list[Cdr], batch: int) -> list[l
         for p in priced:
             statuses[p.status] = statuses.get(p.status, 0) + 1
         print(f"  statuses: {statuses}", flush=True)
-        with timed(f"{kind}: rate_cdrs, {batch:,} per transaction", results) as step:
+        step_label = f"{kind}: rate_cdrs, {batch:,} per transaction"
+        with profiled(profile, step_label), timed(step_label, results) as step:
             for start in range(0, len(cdrs), batch):
                 rate_cdrs(engine, loaded, cdrs[start : start + batch], now=T0 + timedelta(days=1))
         rated, rated_cpu = len(cdrs) / step.wall, len(cdrs) / max(step.cpu, 1e-9)
@@ -176,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", action="store_true", help="cProfile the rate_cdrs step (inflates its time)")
     args = parser.parse_args(argv)
     os.environ.setdefault(PASSWORD_ENV, "bench-password")
     print(machine({"customers": str(args.customers), "rates": str(args.rates), "cdrs": str(args.cdrs)}))
@@ -186,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         assert summary.deck is not None
         cdrs = make_cdrs(args.cdrs, args.customers, summary.deck, random.Random(args.seed))
         for kind in ("sqlite", "postgres") if args.backend == "both" else (args.backend,):
-            rows.extend(run_backend(kind, carrier, cdrs, args.batch))
+            rows.extend(run_backend(kind, carrier, cdrs, args.batch, args.profile))
     print()
     print(table(["backend", "step", "CDRs/s (wall)", "CDRs/s (this process's CPU)", "vs raw (wall)"], rows))
     print(f"\nload average after: {load_average()}")

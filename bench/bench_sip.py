@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import resource
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,7 @@ import time
 from pathlib import Path
 
 import yaml
-from common import ROOT, load_average, machine, table
+from common import ROOT, cpu_seconds, load_average, machine, table
 
 sys.path[:0] = [str(ROOT / "tests" / "kamailio"), str(ROOT / "tests")]
 from conftest import Kamailio, SippUas, SwitchDb, uac_scenario  # noqa: E402
@@ -112,6 +113,24 @@ def run_rate(workdir: Path, switch: Kamailio, rate: int, calls: int, hold_ms: in
     }
 
 
+# CPU by process group during a rate (and its 2 s of last CDRs), in % of one core. The UAC sipp
+# exits before the second sample: its CPU comes from this process's reaped children.
+CPU_GROUPS = {"kamailio": ("kamailio",), "sidecar": ("reconciler.cli", "sidecar"), "sipp uas": ("sipp",)}
+CPU_COLUMNS = ("kamailio", "sidecar", "sipp")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_shares(before: dict[str, float], children_before: float, wall: float) -> dict[str, float]:
+    after = cpu_seconds(CPU_GROUPS)
+    spent = {name: after[name] - before[name] for name in after}
+    spent["sipp"] = spent.pop("sipp uas") + _children_cpu() - children_before
+    return {name: 100 * seconds / wall for name, seconds in spent.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", default="50,100,200,400,600", help="calls per second, comma-separated")
@@ -147,8 +166,10 @@ def main() -> None:
     try:
         for rate in rates:
             before = authorize_histogram(sidecar.url)
+            cpu_before, sipp_before, started = cpu_seconds(CPU_GROUPS), _children_cpu(), time.monotonic()
             result = run_rate(workdir / f"uac-{rate}", switch, rate, rate * args.seconds, args.hold_ms)
             time.sleep(2)  # the last CDRs
+            shares = _cpu_shares(cpu_before, sipp_before, time.monotonic() - started)
             after = authorize_histogram(sidecar.url)
             auth_within, auth_all = after[0] - before[0], after[1] - before[1]
             share = result["within"] / result["attempted"] if result["attempted"] else 0.0
@@ -162,6 +183,7 @@ def main() -> None:
                 f"{result['attempted'] / result['wall']:.0f}",
                 f"{share * 100:.2f}", f"{result['p50'] * 1000:.1f}", f"{result['p99'] * 1000:.1f}",
                 int(auth_all), f"{auth_share * 100:.2f}",
+                *(f"{shares[group]:.0f}" for group in CPU_COLUMNS),
             ])  # fmt: skip
             print(f"rate {rate}: {result}", file=sys.stderr)
     finally:
@@ -180,6 +202,7 @@ def main() -> None:
             [
                 "CPS", "attempted", "completed", "failed", "achieved CPS", "answered ≤50 ms %",
                 "INVITE→200 p50 ms", "p99 ms", "authorizations", "authorized ≤50 ms % (sidecar)",
+                *(f"{group} % core" for group in CPU_COLUMNS),
             ],
             rows,
         )

@@ -174,3 +174,27 @@ def databases(kind: str, tmp: Path, name: str) -> Iterator[tuple[str, str, str]]
             row = conn.execute("SHOW server_version").fetchone()
         version = f"PostgreSQL {row[0] if row else '?'} ({server.bindir}; fsync/synchronous_commit off)"
         yield server.create_database(f"bench_{name}"), server.create_database("bench_raw"), version
+
+
+def cpu_seconds(groups: dict[str, tuple[str, ...]]) -> dict[str, float]:
+    """CPU seconds so far of the live processes whose command line holds all words of a group.
+
+    Processes that exited are not counted here (take their share from ``resource.getrusage``).
+    (/proc/stat's machine-wide ticks undercount bursty work in this VM, so "everything else"
+    is not derived from it.)
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    found = dict.fromkeys(groups, 0.0)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        for name, words in groups.items():
+            if all(word in command for word in words):
+                found[name] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+                break
+    return found
