@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-FREQUENCIES = ("OneOff", "Daily", "Weekly", "Monthly", "Yearly")
 EPOCH = date(1970, 1, 1)
 
 

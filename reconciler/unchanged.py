@@ -129,9 +129,5 @@ class Unchanged:
         with self._lock:
             self._memory = memory
 
-    def forget(self) -> None:
-        with self._lock:
-            self._memory = None
-
 
 unchanged = Unchanged()
