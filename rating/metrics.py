@@ -1,8 +1,14 @@
-"""The sidecar's Prometheus metrics: counters, gauges and one histogram kept in memory, rendered by hand.
+"""The sidecar's Prometheus metrics: counters, gauges and histograms kept in memory, rendered by hand.
 
 ``Metrics.render`` writes the text exposition format 0.0.4 (``GET /metrics``): authorizations by
 customer and result, CDRs by customer and rating status, malformed CDR lines by source, the
-authorize latency histogram, active channels per customer, balances and the revision served.
+authorize latency histogram, the event loop's lag, active channels per customer, balances and the
+revision served.
+
+The authorize histogram times the handler only: a request that waited in the socket because the
+event loop was busy elsewhere (a garbage collection, a rating thread holding the GIL) is not in
+it. ``trunkline_event_loop_lag_seconds`` is that wait: how late the loop woke a timer
+(``rating.sidecar`` samples it every ``LOOP_LAG_INTERVAL``).
 """
 
 from __future__ import annotations
@@ -11,10 +17,35 @@ import threading
 from bisect import bisect_left
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class _Histogram:
+    """Cumulative buckets, sum and count of observations (the caller holds the lock)."""
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.buckets = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        self.buckets[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+        self.count += 1
+
+    def render(self, out: list[str], name: str) -> None:
+        cumulative = 0
+        for bound, n in zip(self.bounds, self.buckets):
+            cumulative += n
+            out.append(f'{name}_bucket{{le="{bound}"}} {cumulative}')
+        out.append(f'{name}_bucket{{le="+Inf"}} {self.count}')
+        out.append(f"{name}_sum {self.sum:.9f}")
+        out.append(f"{name}_count {self.count}")
 
 
 class Metrics:
-    """Counters, gauges and one histogram, kept in memory; thread-safe (rating runs in threads)."""
+    """Counters, gauges and histograms, kept in memory; thread-safe (rating runs in threads)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -22,9 +53,8 @@ class Metrics:
         self.cdrs: dict[tuple[str, str], int] = {}
         self.cdr_errors: dict[str, int] = {}
         self.customers_seen: set[str] = set()
-        self._buckets = [0] * (len(LATENCY_BUCKETS) + 1)
-        self._latency_sum = 0.0
-        self._latency_count = 0
+        self._latency = _Histogram(LATENCY_BUCKETS)
+        self._loop_lag = _Histogram(LAG_BUCKETS)
 
     def authorized(self, customer: str | None, allowed: bool, seconds: float) -> None:
         key = (customer or "", "allowed" if allowed else "rejected")
@@ -32,9 +62,11 @@ class Metrics:
             self.authorizations[key] = self.authorizations.get(key, 0) + 1
             if customer:
                 self.customers_seen.add(customer)
-            self._buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-            self._latency_sum += seconds
-            self._latency_count += 1
+            self._latency.observe(seconds)
+
+    def loop_lagged(self, seconds: float) -> None:
+        with self._lock:
+            self._loop_lag.observe(seconds)
 
     def rated(self, counts: dict[tuple[str, str], int]) -> None:
         with self._lock:
@@ -59,13 +91,14 @@ class Metrics:
                 out.append(f"trunkline_cdr_errors_total{_labels(source=source)} {n}")
             seen = set(self.customers_seen)
             _family(out, "trunkline_authorize_duration_seconds", "histogram", "Time to answer POST /v1/authorize.")
-            cumulative = 0
-            for bound, n in zip(LATENCY_BUCKETS, self._buckets):
-                cumulative += n
-                out.append(f'trunkline_authorize_duration_seconds_bucket{{le="{bound}"}} {cumulative}')
-            out.append(f'trunkline_authorize_duration_seconds_bucket{{le="+Inf"}} {self._latency_count}')
-            out.append(f"trunkline_authorize_duration_seconds_sum {self._latency_sum:.9f}")
-            out.append(f"trunkline_authorize_duration_seconds_count {self._latency_count}")
+            self._latency.render(out, "trunkline_authorize_duration_seconds")
+            _family(
+                out,
+                "trunkline_event_loop_lag_seconds",
+                "histogram",
+                "How late the event loop ran a timer: what every request waited on top of its handler time.",
+            )
+            self._loop_lag.render(out, "trunkline_event_loop_lag_seconds")
         _family(out, "trunkline_active_channels", "gauge", "Active dialogs counted by this sidecar, per customer.")
         for customer in sorted(seen | set(channels)):
             out.append(f"trunkline_active_channels{_labels(customer=customer)} {channels.get(customer, 0)}")

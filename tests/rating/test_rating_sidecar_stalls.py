@@ -1,0 +1,100 @@
+"""What keeps the sidecar's event loop from stalling, and the metric that shows when it does.
+
+A full cyclic garbage collection holds the GIL while it walks every tracked object, and every
+authorization waits in its socket meanwhile (60-90 ms at 500 CPS, bench/RESULTS.md's SIP end to
+end): the loaded directory is frozen out of the collector. The authorize histogram cannot show
+such waits; ``trunkline_event_loop_lag_seconds`` does.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from support.polling import wait_until
+from support.rating_world import MANIFESTS, apply_world
+from support.sidecar import ServerThread, http, metric, parse_metrics
+
+from rating.service import SIDECAR, create_app
+from rating.sidecar import LOOP_LAG_INTERVAL
+from rating.state import load_view
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the collector, not the backend
+
+COBALT = """\
+---
+apiVersion: trunkline.dev/v1alpha1
+kind: Customer
+metadata: {name: cobalt}
+spec: {displayName: Cobalt, currency: USD, debitLimit: "10"}
+"""
+
+
+@pytest.fixture
+def server(engine: Any) -> Iterator[ServerThread]:
+    with ServerThread(create_app(engine, reload_interval=0.2)) as running:
+        yield running
+
+
+def tracked(obj: object) -> bool:
+    """Whether the cyclic collector walks ``obj`` (frozen objects are in none of its generations)."""
+    return any(o is obj for o in gc.get_objects())
+
+
+def test_the_directory_is_frozen_out_of_the_collector_at_start_and_after_a_reload(
+    server: ServerThread, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = server.app[SIDECAR].state
+    first = state.view.directory
+    assert gc.get_freeze_count() > 0
+    assert not tracked(first), "the first directory is walked by every full collection"
+    assert not tracked(next(iter(first.customers.values())))
+
+    apply_world(engine, monkeypatch, MANIFESTS + COBALT)
+    wait_until(lambda: state.view.directory is not first, timeout=10, what="the sidecar to load the new revision")
+    # frozen by the reload poll that loaded it (or the next one, when rating loaded it first)
+    wait_until(lambda: not tracked(state.view.directory), timeout=10, what="the new directory to be frozen")
+
+
+def test_a_dropped_view_is_freed_without_the_cyclic_collector(engine: Any) -> None:
+    # The premise of freezing: a frozen directory the sidecar swaps out is freed by reference
+    # counting. A reference cycle in it would be kept for good once frozen.
+    load_view(engine, datetime.now(UTC))  # first-use caches (SQLAlchemy, regexes) are not garbage
+    gc.collect()
+    gc.disable()
+    try:
+        view = load_view(engine, datetime.now(UTC))
+        assert view.directory.customers
+        del view
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
+def test_loop_lag_shows_a_stall_the_authorize_histogram_cannot(server: ServerThread) -> None:
+    def samples() -> dict[Any, float]:
+        return parse_metrics(http(server.url, "GET", "/metrics")[1])
+
+    wait_until(
+        lambda: metric(samples(), "trunkline_event_loop_lag_seconds_count") > 0,
+        timeout=10,
+        what="loop lag samples",
+    )
+    before = samples()
+    server.loop.call_soon_threadsafe(time.sleep, 0.3)  # what a 300 ms collection does to the loop
+    time.sleep(0.3 + 5 * LOOP_LAG_INTERVAL)
+    after = samples()
+
+    def stalls(s: dict[Any, float]) -> float:
+        """Lag samples above 0.25 s."""
+        total = metric(s, "trunkline_event_loop_lag_seconds_count")
+        return total - metric(s, "trunkline_event_loop_lag_seconds_bucket", le="0.25")
+
+    assert stalls(after) - stalls(before) == 1
+    assert metric(after, "trunkline_event_loop_lag_seconds_sum") - metric(
+        before, "trunkline_event_loop_lag_seconds_sum"
+    ) == pytest.approx(0.3, abs=0.1)
