@@ -21,8 +21,9 @@ Two more figures say why a call was late: the sidecar's event loop stalls (its
 ``trunkline_event_loop_lag_seconds``: 10 ms timers that ran more than 50 ms late, during which
 every authorization waited in its socket without showing in the handler histogram), and the CPU
 of every other process on the machine during the rate (a neighbour's burst on 2 cores delays
-Kamailio, sipp and the sidecar alike; processes that started and ended within the rate are
-missed, so it is a lower bound).
+Kamailio, sipp and the sidecar alike), with the children they reaped meanwhile (a test run's
+subprocesses); a process that started and ended within the rate with no parent left to reap it
+is missed.
 
 Everything shares the machine (two sipps, Kamailio's workers, the sidecar, SQLite): on 2 cores the
 figures are what this whole stack does on one box, not any one component's ceiling.
@@ -130,7 +131,7 @@ CPU_COLUMNS = ("kamailio", "sidecar", "sipp")
 
 
 def _process_ticks() -> dict[int, tuple[str, int]]:
-    """pid -> (command line, CPU ticks so far) of every live process."""
+    """pid -> (command line, CPU ticks so far, its reaped children's included) of every live process."""
     found: dict[int, tuple[str, int]] = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -140,7 +141,8 @@ def _process_ticks() -> dict[int, tuple[str, int]]:
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # gone meanwhile
-        found[int(proc.name)] = (command, int(fields[11]) + int(fields[12]))
+        # utime, stime, cutime, cstime: a test run's short-lived subprocesses count in its parent
+        found[int(proc.name)] = (command, sum(int(f) for f in fields[11:15]))
     return found
 
 

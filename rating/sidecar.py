@@ -11,7 +11,8 @@ the blocking operations the handlers of ``rating.service`` run in the loop's thr
   ``STATS_MIN_GAP``; batches in between coalesce): ``rating.stats.roll_up`` from the earliest
   ``start`` of the batches not yet rolled up, and once per interval from two intervals back, so
   minutes another sidecar wrote CDRs into are redone too. A failed roll-up keeps its minutes
-  pending for the next pass;
+  pending for the next pass. While serving, roll-ups run in a process of their own
+  (``rating.stats_worker``): one is too much Python to share the event loop's GIL;
 - with ``alerts_interval``, the pending minutes are rolled up and ``rating.alerts.evaluate``
   runs with ``notifier``. On PostgreSQL the evaluation takes a transaction-level advisory lock and
   a sidecar that cannot get it skips the tick (SQLite's write lock serializes them), so a firing
@@ -42,7 +43,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from rating import stats
+from rating import stats_worker
 from rating.alerts import evaluate
 from rating.cdr import Cdr
 from rating.ledger import money_text, read_balances, writing
@@ -99,6 +100,7 @@ class Sidecar:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._frozen_reloads: int | None = None  # state.reloads when the heap was last frozen
+        self._stats_worker: stats_worker.StatsWorker | None = None  # while serving: roll-ups in their own process
 
     def rate(self, cdrs: list[Cdr]) -> RateResult:
         """Rate a batch (blocking); committed when this returns. Ends the dialogs, counts the outcomes."""
@@ -146,8 +148,10 @@ class Sidecar:
         else:
             since = pending
         try:
-            with self.engine.begin() as conn:
-                written = stats.roll_up(conn, since)
+            if self._stats_worker is not None:
+                written = self._stats_worker.roll_up(since)
+            else:
+                written = stats_worker.roll_up(self.engine, since)
         except Exception:
             self._mark_pending(since)  # the next pass redoes these minutes
             raise
@@ -225,7 +229,15 @@ class Sidecar:
             await loop.run_in_executor(None, self.state.load)
         except Exception:
             log.exception("first load of the switch database failed; retrying every %s s", self.reload_interval)
+        worker = stats_worker.StatsWorker(self.engine)
+        try:
+            await loop.run_in_executor(None, worker.start)
+        except Exception:
+            log.exception("cannot start the statistics process; rolling up in a thread of the sidecar")
+            worker.close()
         else:
+            self._stats_worker = worker
+        if self.state.view is not None:
             freeze_heap(full=True)  # before the server listens: the full collection costs no call
             self._frozen_reloads = self.state.reloads
         self._stats_wake = asyncio.Event()
@@ -260,6 +272,9 @@ class Sidecar:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._stats_worker is not None:
+            worker, self._stats_worker = self._stats_worker, None
+            await loop.run_in_executor(None, worker.close)  # after a roll-up under way
 
     async def _watch_loop(self) -> None:
         loop = asyncio.get_running_loop()
