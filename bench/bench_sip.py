@@ -125,8 +125,14 @@ def run_rate(workdir: Path, switch: Kamailio, rate: int, calls: int, hold_ms: in
 
 
 # CPU by process group during a rate (and its 2 s of last CDRs), in % of one core. The UAC sipp
-# exits before the second sample: its CPU comes from this process's reaped children.
-CPU_GROUPS = {"kamailio": ("kamailio",), "sidecar": ("reconciler.cli", "sidecar"), "sipp uas": ("sipp",)}
+# exits before the second sample: its CPU comes from this process's reaped children. The
+# sidecar's statistics process (rating.stats_worker) is a multiprocessing spawn child.
+CPU_GROUPS = {
+    "kamailio": ("kamailio",),
+    "sidecar": ("reconciler.cli", "sidecar"),
+    "sidecar stats": ("multiprocessing", "spawn_main"),
+    "sipp uas": ("sipp",),
+}
 CPU_COLUMNS = ("kamailio", "sidecar", "sipp")
 
 
@@ -147,13 +153,18 @@ def _process_ticks() -> dict[int, tuple[str, int]]:
 
 
 def _others_cpu(before: dict[int, tuple[str, int]], wall: float) -> float:
-    """% of one core used by processes outside CPU_GROUPS (and not this one) since ``before``."""
-    ours = {os.getpid()}
-    ticks = 0
-    for pid, (command, now) in _process_ticks().items():
-        if pid in ours or any(all(word in command for word in words) for words in CPU_GROUPS.values()):
-            continue
-        ticks += now - before.get(pid, (command, 0))[1]
+    """% of one core used by processes outside CPU_GROUPS (and not this one) since ``before``.
+
+    A process that ended meanwhile is in its parent's reaped-children ticks with its whole life:
+    what it had used before the rate is taken off again.
+    """
+
+    def other(pid: int, command: str) -> bool:
+        return pid != os.getpid() and not any(all(w in command for w in words) for words in CPU_GROUPS.values())
+
+    after = _process_ticks()
+    ticks = sum(now - before.get(pid, (command, 0))[1] for pid, (command, now) in after.items() if other(pid, command))
+    ticks -= sum(then for pid, (command, then) in before.items() if pid not in after and other(pid, command))
     return 100 * ticks / os.sysconf("SC_CLK_TCK") / wall
 
 
@@ -166,6 +177,7 @@ def _cpu_shares(before: dict[str, float], children_before: float, wall: float) -
     after = cpu_seconds(CPU_GROUPS)
     spent = {name: after[name] - before[name] for name in after}
     spent["sipp"] = spent.pop("sipp uas") + _children_cpu() - children_before
+    spent["sidecar"] += spent.pop("sidecar stats")
     return {name: 100 * seconds / wall for name, seconds in spent.items()}
 
 
