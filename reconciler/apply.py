@@ -9,27 +9,28 @@ same transaction, so a failure anywhere leaves the database exactly as it was.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, Table, any_, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Connection, Table, bindparam, delete, insert, update
 
+from reconciler import snapshot
 from reconciler.mapping import ChildMap, KindMap
 from reconciler.observe import LiveState
+from reconciler.offload import Offloaded
 from reconciler.plan import Change, Plan
-from reconciler.rows import Row, same
-from reconciler.snapshot import snapshot
+from reconciler.rows import Row, declared_digest, same
 from resources.meta import ObjectKey
 from resources.state import DesiredState
-from switchdb.bulk import insert_rows
+from switchdb.bulk import allocate_ids, insert_columns
 from switchdb.tables import metadata
 
 Progress = Callable[[int, int], None]  # (done, total)
 BATCH = 5000
+OFFLOAD_FROM = 5000  # changes: below, digests and snapshot are cheaper here than a fork
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,11 @@ def _batches(rows: Sequence[Any]) -> list[Sequence[Any]]:
     return [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
 
 
+def _columns(rows: Sequence[Row]) -> dict[str, list[Any]]:
+    """Rows of one table (dicts with the same keys) column by column, for ``insert_columns``."""
+    return {c: list(map(operator.itemgetter(c), rows)) for c in rows[0]} if rows else {}
+
+
 class _Writer:
     def __init__(self, conn: Connection, kinds: Mapping[str, KindMap], live: LiveState) -> None:
         self.conn = conn
@@ -63,46 +69,44 @@ class _Writer:
         return params
 
     def create(self, kmap: KindMap, changes: Sequence[Change]) -> None:
-        for batch in _batches(changes):
-            params = [
-                {**self._resolve(kmap, c.key, c.after.row), "namespace": c.key.namespace, "name": c.key.name}
-                for c in batch
-                if c.after is not None
-            ]
-            # a driver-level bulk insert without RETURNING (``switchdb.bulk``); the new ids are
-            # then read back by natural key in one query per batch.
-            insert_rows(self.conn, kmap.table, params)
-            ids = self._ids_of(kmap, [c.key for c in batch])
+        made = [c for c in changes if c.after is not None]
+        # ids are drawn first (``switchdb.bulk.allocate_ids``), so the driver-level bulk insert
+        # needs no RETURNING and nothing is read back by natural key.
+        ids = allocate_ids(self.conn, kmap.table, len(made))
+        self.ids.update(zip((c.key for c in made), ids, strict=True))
+        for start in range(0, len(made), BATCH):
+            batch, batch_ids = made[start : start + BATCH], ids[start : start + BATCH]
+            keys = [c.key for c in batch]
+            columns = _columns([c.after.row for c in batch if c.after is not None])
+            for ref in kmap.references:
+                columns[ref.column] = self._referenced(ref.target or "", keys, columns[ref.column])
+            columns.update(id=batch_ids, namespace=[k.namespace for k in keys], name=[k.name for k in keys])
+            insert_columns(self.conn, kmap.table, columns)
             for child in kmap.children:
-                rows = [
-                    {**r, child.parent_column: row_id}
-                    for change, row_id in zip(batch, ids, strict=True)
-                    for r in (change.after.children.get(child.table_name, []) if change.after else [])
+                owned = [
+                    (row_id, c.after.children.get(child.table_name, []) if c.after else [])
+                    for c, row_id in zip(batch, batch_ids, strict=True)
                 ]
-                self._insert(child.table, rows)
+                self._insert(
+                    child.table,
+                    [r for _, rows in owned for r in rows],
+                    child.parent_column,
+                    [row_id for row_id, rows in owned for _ in rows],
+                )
 
-    def _ids_of(self, kmap: KindMap, keys: Sequence[ObjectKey]) -> list[int]:
-        t = kmap.table
-        found: dict[tuple[str, str], int] = {}
-        for namespace in {k.namespace for k in keys}:
-            names = [k.name for k in keys if k.namespace == namespace]
-            for chunk in _batches(names):
-                stmt = select(t.c.id, t.c.name).where(t.c.namespace == namespace, self._among(t.c.name, chunk))
-                found.update({(namespace, r.name): r.id for r in self.conn.execute(stmt)})
-        ids = [found[(k.namespace, k.name)] for k in keys]
-        self.ids.update(zip(keys, ids, strict=True))
-        return ids
+    def _referenced(self, target: str, keys: Sequence[ObjectKey], names: Sequence[Any]) -> list[int | None]:
+        """A reference column's object names (in the referrers' namespaces) as row ids."""
+        ids = self.ids
+        return [
+            None if name is None else ids[ObjectKey(target, key.namespace, name)]
+            for key, name in zip(keys, names, strict=True)
+        ]
 
-    def _among(self, column: Any, values: Sequence[str]) -> Any:
-        """``column IN values``: one array parameter on PostgreSQL (5,000 placeholders cost the
-        driver more to parse than the query costs the server), an expanding IN elsewhere."""
-        if self.conn.dialect.name == "postgresql":
-            return column == any_(bindparam("among", list(values), type_=postgresql.ARRAY(String())))
-        return column.in_(list(values))
-
-    def _insert(self, table: Table, rows: list[Row]) -> None:
-        for batch in _batches(rows):
-            insert_rows(self.conn, table, batch)
+    def _insert(self, table: Table, rows: list[Row], parent_column: str, parent_ids: list[int]) -> None:
+        for start in range(0, len(rows), BATCH):
+            columns = _columns(rows[start : start + BATCH])
+            columns[parent_column] = parent_ids[start : start + BATCH]
+            insert_columns(self.conn, table, columns)
 
     def update(self, kmap: KindMap, changes: Sequence[Change]) -> None:
         columns = kmap.written_columns
@@ -124,6 +128,7 @@ class _Writer:
     def _update_children(self, child: ChildMap, changes: Sequence[Change]) -> None:
         stale: list[int] = []
         fresh: list[Row] = []
+        fresh_parents: list[int] = []
         for change in changes:
             assert change.before is not None and change.after is not None
             before = change.before.children.get(child.table_name, [])
@@ -135,11 +140,12 @@ class _Writer:
                     continue
                 if found is not None:
                     stale.append(found[1])
-                fresh.append({**row, child.parent_column: change.before.row_id})
+                fresh.append(row)
+                fresh_parents.append(change.before.row_id)
             stale.extend(i for _, i in live.values())
         for batch in _batches(stale):
             self.conn.execute(delete(child.table).where(child.table.c.id.in_(batch)))
-        self._insert(child.table, fresh)
+        self._insert(child.table, fresh, child.parent_column, fresh_parents)
 
     def delete(self, kmap: KindMap, changes: Sequence[Change]) -> None:
         ids = [c.before.row_id for c in changes if c.before is not None]
@@ -169,9 +175,27 @@ def _record_revision(conn: Connection, plan: Plan, info: RevisionInfo) -> int:
     return int(conn.execute(insert(table).returning(table.c.id), row).scalar_one())
 
 
-def _digests(plan: Plan) -> dict[ObjectKey, str]:
-    """The spec hash ownership records for every object the plan writes."""
-    return {c.key: c.after.digest() for c in plan.changes if c.action != "delete" and c.after is not None}
+def _written(plan: Plan) -> list[Change]:
+    """The changes that leave an object behind (creates and updates): ownership records them."""
+    return [c for c in plan.changes if c.action != "delete" and c.after is not None]
+
+
+def _digests_and_snapshot(plan: Plan, state: DesiredState | None) -> tuple[list[str], bytes | None]:
+    """The spec hash of every object the plan writes (in ``_written`` order) and, with ``state``,
+    the revision's snapshot of it: one serialization of each object serves both."""
+    written = _written(plan)
+    digests: list[str | None] = [None] * len(written)
+    packed = None
+    if state is not None:
+        position = {c.key: i for i, c in enumerate(written)}
+        manifests: list[str] = []
+        for key, declared, item in snapshot.items(state):
+            manifests.append(item)
+            i = position.get(key)
+            if i is not None and written[i].after is not None and written[i].after.declared is state.objects[key]:  # type: ignore[union-attr]
+                digests[i] = declared_digest(declared)
+        packed = snapshot.pack(manifests)
+    return [d if d is not None else c.after.digest() for d, c in zip(digests, written, strict=True)], packed  # type: ignore[union-attr]
 
 
 def _record_ownership(
@@ -180,10 +204,9 @@ def _record_ownership(
     live: LiveState,
     ids: Mapping[ObjectKey, int],
     revision_id: int,
-    digests: Mapping[ObjectKey, str],
+    digests: Sequence[str],
 ) -> None:
     table = metadata.tables["trunkline_objects"]
-    now = datetime.now(UTC)
     gone = [c.key for c in plan.changes] + list(plan.forgotten)
     for key_batch in _batches(gone):
         for kind, group in itertools.groupby(sorted(key_batch), key=lambda k: k.kind):
@@ -192,27 +215,23 @@ def _record_ownership(
                 conn.execute(
                     delete(table).where(table.c.kind == kind, table.c.namespace == namespace, table.c.name.in_(names))
                 )
-    rows = []
-    for change in plan.changes:
-        if change.action == "delete" or change.after is None:
-            continue
-        previous = live.owned.get(change.key)
-        digest = digests[change.key]
-        generation = 1 if previous is None else previous.generation + (previous.spec_hash != digest)
-        rows.append(
-            {
-                "kind": change.key.kind,
-                "namespace": change.key.namespace,
-                "name": change.key.name,
-                "row_id": ids[change.key],
-                "spec_hash": digest,
-                "generation": generation,
-                "revision_id": revision_id,
-                "applied_at": now,
-            }
-        )
-    for batch in _batches(rows):
-        insert_rows(conn, table, batch)
+    written = [c.key for c in _written(plan)]
+    hashes = list(digests)
+    generations = []
+    for key, digest in zip(written, hashes, strict=True):
+        previous = live.owned.get(key)
+        generations.append(1 if previous is None else previous.generation + (previous.spec_hash != digest))
+    columns = {
+        "kind": [k.kind for k in written],
+        "namespace": [k.namespace for k in written],
+        "name": [k.name for k in written],
+        "row_id": [ids[k] for k in written],
+        "spec_hash": hashes,
+        "generation": generations,
+        "revision_id": [revision_id] * len(written),
+        "applied_at": [datetime.now(UTC)] * len(written),
+    }
+    insert_columns(conn, table, columns)
 
 
 def execute_plan(
@@ -227,28 +246,28 @@ def execute_plan(
 ) -> int:
     """Write ``plan`` through ``conn`` (inside the caller's transaction); return the revision id.
 
-    The ownership digests and, with ``snapshot_of``, the revision's snapshot are computed in a
-    background thread while the rows are written: the drivers release the GIL while the
-    database works, and at carrier scale both are seconds of CPU that would otherwise wait.
+    The ownership digests and, with ``snapshot_of``, the revision's snapshot are seconds of CPU
+    at carrier scale: for a big plan they are computed on the other core (``offload``) while
+    the rows are written; a small one computes them here, where a fork would cost more.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trunkline-apply") as background:
-        digests = background.submit(_digests, plan)
-        desired = background.submit(snapshot, snapshot_of) if snapshot_of is not None else None
-        try:
-            revision_id = _record_revision(conn, plan, info)
-            writer = _Writer(conn, kinds, live)
-            total, done = len(plan.changes), 0
-            for (kind, action), group in itertools.groupby(plan.changes, key=lambda c: (c.key.kind, c.action)):
-                changes = list(group)
-                getattr(writer, action)(kinds[kind], changes)
-                done += len(changes)
-                if progress is not None:
-                    progress(done, total)
-            _record_ownership(conn, plan, live, writer.ids, revision_id, digests.result())
-            if desired is not None:
-                revisions = metadata.tables["trunkline_revisions"]
-                conn.execute(update(revisions).where(revisions.c.id == revision_id).values(desired=desired.result()))
-        except BaseException:
-            background.shutdown(wait=False, cancel_futures=True)
-            raise
+    big = len(plan.changes) >= OFFLOAD_FROM
+    made = Offloaded(_digests_and_snapshot, plan, snapshot_of) if big else None
+    try:
+        revision_id = _record_revision(conn, plan, info)
+        writer = _Writer(conn, kinds, live)
+        total, done = len(plan.changes), 0
+        for (kind, action), group in itertools.groupby(plan.changes, key=lambda c: (c.key.kind, c.action)):
+            changes = list(group)
+            getattr(writer, action)(kinds[kind], changes)
+            done += len(changes)
+            if progress is not None:
+                progress(done, total)
+        digests, desired = made.result() if made is not None else _digests_and_snapshot(plan, snapshot_of)
+        _record_ownership(conn, plan, live, writer.ids, revision_id, digests)
+        if desired is not None:
+            revisions = metadata.tables["trunkline_revisions"]
+            conn.execute(update(revisions).where(revisions.c.id == revision_id).values(desired=desired))
+    finally:
+        if made is not None:
+            made.close()
     return revision_id

@@ -17,8 +17,9 @@ from resources.state import DesiredState
 
 def _child_rows(child: ChildMap, items: list[Any], ctx: DeriveContext) -> list[Row]:
     rows: list[Row] = []
+    read_row = child.read_row
     for index, item in enumerate(items):
-        row: Row = {f.column: f.read(item) for f in child.fields}
+        row: Row = read_row(item)
         if child.ordered:
             row["position"] = index
         for derived in child.derived:
@@ -36,8 +37,7 @@ def object_rows(kmap: KindMap, obj: Resource, ctx: DeriveContext) -> ObjectRows:
     """The rows ``obj`` should own; references are by name. Raises SecretFieldError."""
     spec = obj.spec
     row: Row = {"labels": dict(obj.metadata.labels), "annotations": dict(obj.metadata.annotations)}
-    for f in kmap.fields:
-        row[f.column] = f.read(spec)
+    row.update(kmap.read_row(spec))
     for derived in kmap.derived:
         row.update(derived.compute(spec, ctx))
     children = {c.table_name: _child_rows(c, getattr(spec, c.attr) or [], ctx) for c in kmap.children}

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select, tuple_
 from reconciler.mapping import KindMap
 from reconciler.rows import ObjectRows, Row
 from resources.meta import ObjectKey
+from switchdb.bulk import select_rows
 from switchdb.tables import metadata
 
 
@@ -44,14 +45,13 @@ def _owned(conn: Connection, kinds: Iterable[str], scope: Collection[ObjectKey] 
     table = metadata.tables["trunkline_objects"]
     wanted = set(kinds)
     owned: dict[ObjectKey, OwnedRecord] = {}
-    stmt = select(table)
+    c = table.c
+    stmt = select(c.kind, c.namespace, c.name, c.row_id, c.spec_hash, c.generation, c.revision_id)
     if scope is not None:
-        stmt = stmt.where(tuple_(table.c.kind, table.c.namespace, table.c.name).in_([tuple(k) for k in scope]))
-    for r in conn.execute(stmt).mappings():
-        if r["kind"] in wanted:
-            owned[ObjectKey(r["kind"], r["namespace"], r["name"])] = OwnedRecord(
-                r["row_id"], r["spec_hash"], r["generation"], r["revision_id"]
-            )
+        stmt = stmt.where(tuple_(c.kind, c.namespace, c.name).in_([tuple(k) for k in scope]))
+    for kind, namespace, name, row_id, spec_hash, generation, revision_id in select_rows(conn, stmt):
+        if kind in wanted:
+            owned[ObjectKey(kind, namespace, name)] = OwnedRecord(row_id, spec_hash, generation, revision_id)
     return owned
 
 
@@ -67,14 +67,12 @@ def _main_rows(conn: Connection, kmap: KindMap, scope: Collection[ObjectKey] | N
         if not names:
             return []
         stmt = stmt.where(tuple_(t.c.namespace, t.c.name).in_(names))
-    return conn.execute(stmt).all()
+    return select_rows(conn, stmt)
 
 
 def _id_map(conn: Connection, kmap: KindMap) -> dict[int, ObjectKey]:
     t = kmap.table
-    return {
-        r.id: ObjectKey(kmap.kind, r.namespace, r.name) for r in conn.execute(select(t.c.id, t.c.namespace, t.c.name))
-    }
+    return {r[0]: ObjectKey(kmap.kind, r[1], r[2]) for r in select_rows(conn, select(t.c.id, t.c.namespace, t.c.name))}
 
 
 def _children(conn: Connection, kmap: KindMap, rows_by_id: dict[int, ObjectRows], scoped: bool) -> None:
@@ -89,7 +87,7 @@ def _children(conn: Connection, kmap: KindMap, rows_by_id: dict[int, ObjectRows]
             if not rows_by_id:
                 continue
             stmt = stmt.where(parent.in_(list(rows_by_id)))
-        for r in conn.execute(stmt):
+        for r in select_rows(conn, stmt):
             grouped[r[1]].append(dict(zip(wanted, r[2:], strict=True)))
             grouped_ids[r[1]].append(r[0])
         for parent_id, rows in rows_by_id.items():

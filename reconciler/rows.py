@@ -48,6 +48,17 @@ def same(a: Any, b: Any) -> bool:
     return canonical(a) == canonical(b)
 
 
+def declared_json(obj: Any) -> str:
+    """A declared object as compact storage-version JSON (also its snapshot item, mostly)."""
+    text: str = obj.model_dump_json(by_alias=True, exclude_none=True)
+    return text
+
+
+def declared_digest(text: str) -> str:
+    """Ownership's spec hash of a declared object, from its ``declared_json``."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @dataclass(slots=True)
 class ObjectRows:
     key: ObjectKey
@@ -63,7 +74,6 @@ class ObjectRows:
         Ownership records it as "the spec last applied": a rotated secret changes rows, not the spec.
         """
         if self.declared is not None:
-            dumped = self.declared.model_dump_json(by_alias=True, exclude_none=True)
-            return hashlib.sha256(dumped.encode()).hexdigest()
+            return declared_digest(declared_json(self.declared))
         payload = {"row": canonical(self.row), "children": canonical(self.children)}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

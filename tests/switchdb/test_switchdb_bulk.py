@@ -106,3 +106,57 @@ def test_a_big_sqlite_insert_steps_the_counting_trigger_aside_and_puts_it_back(e
     assert _triggers(engine) == migrated
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM customers").scalar() == bulk.UNCOUNTED_FROM
+
+
+def test_allocated_ids_are_fresh_and_never_reuse_a_deleted_customers(engine: sa.Engine) -> None:
+    customers = metadata.tables["customers"]
+    with engine.begin() as conn:
+        first = bulk.allocate_ids(conn, customers, 3)
+        insert_rows(conn, customers, [{**_customer_row(i), "id": i_d} for i, i_d in enumerate(first)])
+    assert first == sorted(first) and len(set(first)) == 3
+    with engine.begin() as conn:  # the newest customer goes: its id (an address group) stays retired
+        conn.execute(sa.delete(customers).where(customers.c.id == first[-1]))
+    with engine.begin() as conn:
+        again = bulk.allocate_ids(conn, customers, 2)
+        insert_rows(conn, customers, [{**_customer_row(10 + i), "id": i_d} for i, i_d in enumerate(again)])
+    assert min(again) > max(first)
+    with engine.begin() as conn:  # and the database's own default continues after them
+        conn.execute(sa.insert(customers), [_customer_row(20)])
+        newest = conn.execute(sa.select(sa.func.max(customers.c.id))).scalar_one()
+    assert newest > max(again)
+    with engine.connect() as conn:
+        assert bulk.allocate_ids(conn, customers, 0) == []
+
+
+def test_select_rows_reads_what_sqlalchemy_reads(engine: sa.Engine) -> None:
+    table = metadata.tables["customers"]
+    rows = [_customer_row(i) for i in range(40)]
+    rows[3] = {**rows[3], "labels": {"nested": {"a": [1, 2]}}, "tags": [], "daily_spend_limit": Decimal("12.5")}
+    with engine.begin() as conn:
+        insert_rows(conn, table, rows)
+        stmt = sa.select(table).order_by(table.c.name)
+        expected = [tuple(r) for r in conn.execute(stmt).all()]
+        got = bulk.select_rows(conn, stmt)
+        assert got == expected
+        assert [type(v) for v in got[3]] == [type(v) for v in expected[3]]
+        labels = table.columns.keys().index("labels")
+        assert got[0][labels] is not got[1][labels], "every row gets its own containers"
+        got[0][labels]["changed"] = True
+        assert "changed" not in got[1][labels]
+        where = stmt.where(table.c.name.in_(["customer-1", "customer-2"]))
+        assert bulk.select_rows(conn, where) == [tuple(r) for r in conn.execute(where).all()]
+        assert bulk.select_rows(conn, stmt.where(table.c.name == "nobody")) == []
+
+
+def test_repeated_values_are_bound_once_but_still_checked_by_type(engine: sa.Engine) -> None:
+    table = metadata.tables["customers"]
+    same_amount = [{**_customer_row(i), "debit_limit": Decimal("100")} for i in range(10)]
+    with engine.begin() as conn:
+        insert_rows(conn, table, same_amount)
+    with engine.connect() as conn:
+        limits = conn.execute(sa.select(table.c.debit_limit)).scalars().all()
+    assert limits == [Decimal("100")] * 10
+    ones = [{**_customer_row(100 + i), "debit_limit": Decimal(1)} for i in range(5)]
+    sneaky = [*ones, {**_customer_row(99), "debit_limit": True}]  # True == Decimal(1), same hash
+    with pytest.raises(TypeError, match="must be a Decimal"), engine.begin() as conn:
+        insert_rows(conn, table, sneaky)
