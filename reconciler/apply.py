@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import operator
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,6 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, update
 from reconciler import snapshot
 from reconciler.mapping import ChildMap, KindMap
 from reconciler.observe import LiveState
-from reconciler.offload import Offloaded
 from reconciler.plan import Change, Plan
 from reconciler.rows import Row, declared_digest, same
 from resources.meta import ObjectKey
@@ -30,7 +30,6 @@ from switchdb.tables import metadata
 
 Progress = Callable[[int, int], None]  # (done, total)
 BATCH = 5000
-OFFLOAD_FROM = 5000  # changes: below, digests and snapshot are cheaper here than a fork
 
 
 @dataclass(frozen=True)
@@ -207,7 +206,8 @@ def _record_ownership(
     digests: Sequence[str],
 ) -> None:
     table = metadata.tables["trunkline_objects"]
-    gone = [c.key for c in plan.changes] + list(plan.forgotten)
+    # only records that exist (observed under the lock): a cold apply has none to delete
+    gone = [c.key for c in plan.changes if c.key in live.owned] + list(plan.forgotten)
     for key_batch in _batches(gone):
         for kind, group in itertools.groupby(sorted(key_batch), key=lambda k: k.kind):
             for namespace, members in itertools.groupby(group, key=lambda k: k.namespace):
@@ -246,28 +246,29 @@ def execute_plan(
 ) -> int:
     """Write ``plan`` through ``conn`` (inside the caller's transaction); return the revision id.
 
-    The ownership digests and, with ``snapshot_of``, the revision's snapshot are seconds of CPU
-    at carrier scale: for a big plan they are computed on the other core (``offload``) while
-    the rows are written; a small one computes them here, where a fork would cost more.
+    The ownership digests and, with ``snapshot_of``, the revision's snapshot are computed in a
+    background thread while the rows are written: its compression and the drivers' database
+    work run without the GIL. (A forked child was tried: the copy-on-write faults it leaves on
+    a 3 GB heap cost the next plan more than the fork saved; bench/RESULTS.md.)
     """
-    big = len(plan.changes) >= OFFLOAD_FROM
-    made = Offloaded(_digests_and_snapshot, plan, snapshot_of) if big else None
-    try:
-        revision_id = _record_revision(conn, plan, info)
-        writer = _Writer(conn, kinds, live)
-        total, done = len(plan.changes), 0
-        for (kind, action), group in itertools.groupby(plan.changes, key=lambda c: (c.key.kind, c.action)):
-            changes = list(group)
-            getattr(writer, action)(kinds[kind], changes)
-            done += len(changes)
-            if progress is not None:
-                progress(done, total)
-        digests, desired = made.result() if made is not None else _digests_and_snapshot(plan, snapshot_of)
-        _record_ownership(conn, plan, live, writer.ids, revision_id, digests)
-        if desired is not None:
-            revisions = metadata.tables["trunkline_revisions"]
-            conn.execute(update(revisions).where(revisions.c.id == revision_id).values(desired=desired))
-    finally:
-        if made is not None:
-            made.close()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trunkline-apply") as background:
+        made = background.submit(_digests_and_snapshot, plan, snapshot_of)
+        try:
+            revision_id = _record_revision(conn, plan, info)
+            writer = _Writer(conn, kinds, live)
+            total, done = len(plan.changes), 0
+            for (kind, action), group in itertools.groupby(plan.changes, key=lambda c: (c.key.kind, c.action)):
+                changes = list(group)
+                getattr(writer, action)(kinds[kind], changes)
+                done += len(changes)
+                if progress is not None:
+                    progress(done, total)
+            digests, desired = made.result()
+            _record_ownership(conn, plan, live, writer.ids, revision_id, digests)
+            if desired is not None:
+                revisions = metadata.tables["trunkline_revisions"]
+                conn.execute(update(revisions).where(revisions.c.id == revision_id).values(desired=desired))
+        except BaseException:
+            background.shutdown(wait=False, cancel_futures=True)
+            raise
     return revision_id

@@ -318,6 +318,8 @@ def _unique_conflicts(
     for key, rows in live.items():
         for columns in kinds[key.kind].unique_columns:
             index[(key.kind, tuple(canonical(rows.row.get(c)) for c in columns))] = key
+    if not index:  # nothing live holds a unique value (a cold apply): no conflict possible
+        return conflicts
     for change in changes:
         assert change.after is not None
         for columns in kinds[change.key.kind].unique_columns:

@@ -77,6 +77,35 @@ def _bound(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
     return list(map(table.__getitem__, zip(map(type, values), values)))
 
 
+def _is_json(table: Table, column: str) -> bool:
+    return isinstance(table.c[column].type, JSON)
+
+
+def _json_key(value: Any) -> tuple[Any, ...] | None:
+    """A hashable stand-in for the JSON values that repeat (``["PCMU", "PCMA"]``, labels)."""
+    if type(value) is list and value and all(type(v) is str for v in value):
+        return tuple(value)
+    if type(value) is dict and value and all(type(v) is str for v in value.values()):
+        return tuple(value.items())  # pairs: never equal to a list's strings
+    return None
+
+
+def _json_bound(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+    """A JSON column as text, each distinct list of strings or string map serialized once."""
+    made: dict[tuple[Any, ...], Any] = {}
+    texts = []
+    for value in values:
+        key = _json_key(value)
+        if key is None:
+            texts.append(process(value))
+            continue
+        text = made.get(key)
+        if text is None:
+            text = made[key] = process(value)
+        texts.append(text)
+    return texts
+
+
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """INSERT ``rows`` (dicts with the same keys) into ``table`` inside ``conn``'s transaction."""
     if rows:
@@ -93,8 +122,8 @@ def insert_columns(conn: Connection, table: Table, columns: Mapping[str, list[An
     if not names or not columns[names[0]]:
         return
     values = [
-        cells if process is None else _bound(cells, process)
-        for cells, process in zip(columns.values(), _processors(conn, table, names), strict=True)
+        cells if process is None else _json_bound(cells, process) if _is_json(table, name) else _bound(cells, process)
+        for name, cells, process in zip(names, columns.values(), _processors(conn, table, names), strict=True)
     ]
     rows = list(zip(*values, strict=True))
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in names)

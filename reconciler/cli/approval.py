@@ -66,19 +66,13 @@ def _apply(
 ) -> ApplyResult:
     if quiet or not err_console.is_terminal:
         return reconcile.apply(engine, state, info=info, options=options, expected=expected)
-    # no refresh thread (auto_refresh): a single-threaded apply may fork (``reconciler.offload``)
     with Progress(
-        TextColumn("applying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        auto_refresh=False,
+        TextColumn("applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
     ) as bar:
         task = bar.add_task("apply", total=None)
 
         def progress(done: int, total: int) -> None:
             if total >= PROGRESS_THRESHOLD:
-                bar.update(task, completed=done, total=total, refresh=True)
+                bar.update(task, completed=done, total=total)
 
         return reconcile.apply(engine, state, info=info, options=options, expected=expected, progress=progress)

@@ -160,3 +160,27 @@ def test_repeated_values_are_bound_once_but_still_checked_by_type(engine: sa.Eng
     sneaky = [*ones, {**_customer_row(99), "debit_limit": True}]  # True == Decimal(1), same hash
     with pytest.raises(TypeError, match="must be a Decimal"), engine.begin() as conn:
         insert_rows(conn, table, sneaky)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_repeated_json_is_stored_as_sqlalchemy_stores_each_value(engine: sa.Engine) -> None:
+    table = metadata.tables["customers"]
+    variants = [
+        ({"tier": "gold", "region": "us"}, ["wholesale", "gold"]),
+        ({"region": "us", "tier": "gold"}, ["gold", "wholesale"]),  # same map, other order; other list
+        ({"tier": "gold"}, ["wholesale"]),
+        ({}, []),
+        ({"n": 1}, [1, "1"]),  # not all strings: serialized one by one
+    ]
+    rows = [
+        {**_customer_row(i), "labels": labels, "tags": tags}
+        for i, (labels, tags) in enumerate(variants * 4)
+    ]
+    with engine.begin() as conn:
+        insert_rows(conn, table, rows)
+        conn.execute(sa.insert(table), [{**r, "name": "sa-" + r["name"]} for r in rows])
+        stored = dict(conn.exec_driver_sql("SELECT name, labels || ' ' || tags FROM customers").all())
+    assert {name: text for name, text in stored.items() if not name.startswith("sa-")} == {
+        name[3:]: text for name, text in stored.items() if name.startswith("sa-")
+    }
+    assert stored["customer-1"] == '{"region": "us", "tier": "gold"} ["gold", "wholesale"]'
