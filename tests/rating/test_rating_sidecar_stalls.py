@@ -22,7 +22,7 @@ from support.polling import wait_until
 from support.rating_world import BATCH, MANIFESTS, apply_world
 from support.sidecar import ServerThread, http, metric, parse_metrics
 
-from rating import stats, stats_worker
+from rating import rater, stats, stats_worker
 from rating.service import SIDECAR, create_app
 from rating.sidecar import LOOP_LAG_INTERVAL
 from rating.state import load_view
@@ -142,3 +142,20 @@ def test_a_roll_up_holds_sqlites_write_lock_from_its_begin(engine: Any, monkeypa
     monkeypatch.setattr(stats, "roll_up", probing)
     stats_worker.roll_up(engine, datetime(2026, 3, 1, tzinfo=UTC))
     assert held == [True]
+
+
+def test_the_sidecar_rates_without_pausing_the_collector(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its heap is frozen, so a pause saves nothing, and ending one walks the frozen generation
+    # (resources.gcpause checks gc.get_freeze_count(): ~1 ms per batch with the GIL held).
+    from support.rating_world import parse
+
+    from rating.sidecar import Sidecar
+
+    enabled: list[bool] = []
+    rate = rater._rate_cdrs
+    monkeypatch.setattr(rater, "_rate_cdrs", lambda *args: enabled.append(gc.isenabled()) or rate(*args))
+    sidecar = Sidecar(engine)
+    sidecar.state.load()
+    sidecar.rate(parse([record for record, *_ in BATCH]))
+    rater.rate_cdrs(engine, sidecar.state.view.directory, parse([record for record, *_ in BATCH]))
+    assert enabled == [True, False]  # the sidecar's batch, then `trunkline rate`'s (paused)
