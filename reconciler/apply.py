@@ -9,7 +9,6 @@ same transaction, so a failure anywhere leaves the database exactly as it was.
 from __future__ import annotations
 
 import itertools
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from reconciler.plan import Change, Plan
 from reconciler.rows import Row, declared_digest, same
 from resources.meta import ObjectKey
 from resources.state import DesiredState
-from switchdb.bulk import allocate_ids, insert_columns
+from switchdb.bulk import allocate_ids, columns_of, insert_columns
 from switchdb.tables import metadata
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -46,11 +45,6 @@ class RevisionInfo:
 
 def _batches(rows: Sequence[Any]) -> list[Sequence[Any]]:
     return [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
-
-
-def _columns(rows: Sequence[Row]) -> dict[str, list[Any]]:
-    """Rows of one table (dicts with the same keys) column by column, for ``insert_columns``."""
-    return {c: list(map(operator.itemgetter(c), rows)) for c in rows[0]} if rows else {}
 
 
 class _Writer:
@@ -76,7 +70,7 @@ class _Writer:
         for start in range(0, len(made), BATCH):
             batch, batch_ids = made[start : start + BATCH], ids[start : start + BATCH]
             keys = [c.key for c in batch]
-            columns = _columns([c.after.row for c in batch if c.after is not None])
+            columns = columns_of([c.after.row for c in batch if c.after is not None])
             for ref in kmap.references:
                 columns[ref.column] = self._referenced(ref.target or "", keys, columns[ref.column])
             columns.update(id=batch_ids, namespace=[k.namespace for k in keys], name=[k.name for k in keys])
@@ -103,7 +97,7 @@ class _Writer:
 
     def _insert(self, table: Table, rows: list[Row], parent_column: str, parent_ids: list[int]) -> None:
         for start in range(0, len(rows), BATCH):
-            columns = _columns(rows[start : start + BATCH])
+            columns = columns_of(rows[start : start + BATCH])
             columns[parent_column] = parent_ids[start : start + BATCH]
             insert_columns(self.conn, table, columns)
 

@@ -63,7 +63,7 @@ def _json_text(dialect: Dialect) -> Callable[[Any], Any]:
     return text
 
 
-def _bound(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+def _bound(values: Sequence[Any], process: Callable[[Any], Any]) -> list[Any]:
     """A column through its bind processor, once per distinct (type, value): a deck's 100k rates
     have a few thousand distinct amounts and one date. The type is part of the key so that
     ``True`` is still refused where ``Decimal(1)`` is accepted. JSON (unhashable) goes per value."""
@@ -81,38 +81,58 @@ def _is_json(table: Table, column: str) -> bool:
     return isinstance(table.c[column].type, JSON)
 
 
-def _json_key(value: Any) -> tuple[Any, ...] | None:
-    """A hashable stand-in for the JSON values that repeat (``["PCMU", "PCMA"]``, labels)."""
-    if type(value) is list and value and all(type(v) is str for v in value):
-        return tuple(value)
-    if type(value) is dict and value and all(type(v) is str for v in value.values()):
-        return tuple(value.items())  # pairs: never equal to a list's strings
-    return None
-
-
-def _json_bound(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
-    """A JSON column as text, each distinct list of strings or string map serialized once."""
-    made: dict[tuple[Any, ...], Any] = {}
-    texts = []
+def _json_bound(values: Sequence[Any], process: Callable[[Any], Any]) -> list[Any]:
+    """A JSON column as text, each distinct value serialized once: ``{}``, ``["PCMU", "PCMA"]``
+    and labels repeat across 100k rows. A list's key is its items with their types (so ``[1]``
+    and ``[True]`` stay apart), a map's its pairs with the values' types; a nested value is
+    unhashable and goes through the processor on its own."""
+    empty = {dict: process({}), list: process([])}
+    made: dict[Any, Any] = {}
+    texts: list[Any] = []
+    append = texts.append
     for value in values:
-        key = _json_key(value)
-        if key is None:
-            texts.append(process(value))
+        kind = type(value)
+        if kind is dict:
+            if not value:
+                append(empty[dict])
+                continue
+            key: Any = (dict, tuple(value.items()), tuple(map(type, value.values())))
+        elif kind is list:
+            if not value:
+                append(empty[list])
+                continue
+            key = (list, tuple(value), tuple(map(type, value)))
+        else:
+            append(process(value))
             continue
-        text = made.get(key)
+        try:
+            text = made.get(key)
+        except TypeError:  # a nested list or map
+            append(process(value))
+            continue
         if text is None:
             text = made[key] = process(value)
-        texts.append(text)
+        append(text)
     return texts
+
+
+def columns_of(rows: Sequence[Mapping[str, Any]]) -> dict[str, Sequence[Any]]:
+    """Dicts with the same keys, column by column: one ``itemgetter`` call per row, then one
+    transposition, both in C."""
+    if not rows:
+        return {}
+    names = list(rows[0])
+    if len(names) == 1:
+        return {names[0]: [row[names[0]] for row in rows]}
+    return dict(zip(names, zip(*map(operator.itemgetter(*names), rows), strict=True), strict=True))
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """INSERT ``rows`` (dicts with the same keys) into ``table`` inside ``conn``'s transaction."""
-    if rows:
-        insert_columns(conn, table, {c: list(map(operator.itemgetter(c), rows)) for c in rows[0]})
+    insert_columns(conn, table, columns_of(rows))
 
 
-def insert_columns(conn: Connection, table: Table, columns: Mapping[str, list[Any]]) -> None:
+def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]]) -> None:
     """INSERT rows given column by column (``{column: values}``, all of one length).
 
     Column-major is how the engine has them (a column of ids, a column of names...) and how
