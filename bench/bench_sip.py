@@ -136,9 +136,9 @@ CPU_GROUPS = {
 CPU_COLUMNS = ("kamailio", "sidecar", "sipp")
 
 
-def _process_ticks() -> dict[int, tuple[str, int]]:
-    """pid -> (command line, CPU ticks so far, its reaped children's included) of every live process."""
-    found: dict[int, tuple[str, int]] = {}
+def _process_ticks() -> dict[int, tuple[str, int, int]]:
+    """pid -> (command line, parent pid, CPU ticks so far with its reaped children's) of every live process."""
+    found: dict[int, tuple[str, int, int]] = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -148,23 +148,29 @@ def _process_ticks() -> dict[int, tuple[str, int]]:
         except OSError:
             continue  # gone meanwhile
         # utime, stime, cutime, cstime: a test run's short-lived subprocesses count in its parent
-        found[int(proc.name)] = (command, sum(int(f) for f in fields[11:15]))
+        found[int(proc.name)] = (command, int(fields[1]), sum(int(f) for f in fields[11:15]))
     return found
 
 
-def _others_cpu(before: dict[int, tuple[str, int]], wall: float) -> float:
+def _others_cpu(before: dict[int, tuple[str, int, int]], wall: float) -> float:
     """% of one core used by processes outside CPU_GROUPS (and not this one) since ``before``.
 
-    A process that ended meanwhile is in its parent's reaped-children ticks with its whole life:
-    what it had used before the rate is taken off again.
+    A process that ended meanwhile is in its (living) parent's reaped-children ticks with its
+    whole life: what it had used before the rate is taken off again.
     """
 
     def other(pid: int, command: str) -> bool:
         return pid != os.getpid() and not any(all(w in command for w in words) for words in CPU_GROUPS.values())
 
     after = _process_ticks()
-    ticks = sum(now - before.get(pid, (command, 0))[1] for pid, (command, now) in after.items() if other(pid, command))
-    ticks -= sum(then for pid, (command, then) in before.items() if pid not in after and other(pid, command))
+    ticks = sum(
+        now - (before[pid][2] if pid in before else 0)
+        for pid, (command, _, now) in after.items()
+        if other(pid, command)
+    )
+    for pid, (command, parent, then) in before.items():
+        if pid not in after and parent in after and other(parent, after[parent][0]) and other(pid, command):
+            ticks -= then
     return 100 * ticks / os.sysconf("SC_CLK_TCK") / wall
 
 
