@@ -30,6 +30,7 @@ from rating.authorize import Request, authorize
 from rating.charges import Tariff
 from rating.limits import CallLimits
 from rating.prefixes import Match, PrefixIndex
+from resources import gcpause
 
 NOW = datetime(2026, 6, 20, 12, tzinfo=UTC)
 SWITCH = datetime(2026, 6, 15, tzinfo=UTC)
@@ -148,7 +149,7 @@ def main() -> None:
         f"{len(dir_.routes):,} routes, {len(card.index):,} prefixes (built in {time.perf_counter() - began:.1f} s)"
     )
     gc.collect()
-    gc.freeze()  # the directory is long-lived: keep the collector from rescanning it
+    gcpause.freeze_heap()  # the directory is long-lived: keep the collector from rescanning it
     best: tuple[float, float, list[int], int] | None = None
     for _ in range(args.repeat):
         result = run(dir_, requests)

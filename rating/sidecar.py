@@ -54,6 +54,7 @@ from rating.package_charges import PackageCharge, charge_packages
 from rating.rater import RateResult, rate_cdrs
 from rating.state import SidecarState
 from rating.tail import CdrTail
+from resources import gcpause
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +304,7 @@ def freeze_heap(*, full: bool) -> None:
     objects per reload).
     """
     gc.collect(2 if full else 1)
-    gc.freeze()
+    gcpause.freeze_heap()
 
 
 async def _every(

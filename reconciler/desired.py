@@ -36,8 +36,9 @@ def _child_rows(child: ChildMap, items: list[Any], ctx: DeriveContext) -> list[R
 def object_rows(kmap: KindMap, obj: Resource, ctx: DeriveContext) -> ObjectRows:
     """The rows ``obj`` should own; references are by name. Raises SecretFieldError."""
     spec = obj.spec
-    row: Row = {"labels": dict(obj.metadata.labels), "annotations": dict(obj.metadata.annotations)}
-    row.update(kmap.read_row(spec))
+    row: Row = kmap.read_row(spec)
+    row["labels"] = dict(obj.metadata.labels)
+    row["annotations"] = dict(obj.metadata.annotations)
     for derived in kmap.derived:
         row.update(derived.compute(spec, ctx))
     children = {c.table_name: _child_rows(c, getattr(spec, c.attr) or [], ctx) for c in kmap.children}

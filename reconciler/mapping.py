@@ -72,6 +72,7 @@ class FieldMap:
     read: Reader
     target: str | None = None
     attr: str | None = None  # the one plain attribute it reads, when that is all it does
+    attrs: tuple[str, ...] = ()  # the attribute path it reads (Python names)
 
     @property
     def label(self) -> str:
@@ -82,26 +83,37 @@ def _plain_attr(attrs: tuple[str, ...], role: str) -> str | None:
     return attrs[0] if len(attrs) == 1 and role not in ("json", "secret_ref") else None
 
 
+def _tuple_getter(attrs: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """``attrgetter`` that always returns a tuple (it returns the value itself for one name)."""
+    if len(attrs) == 1:
+        single = operator.attrgetter(attrs[0])
+        return lambda item: (single(item),)
+    return operator.attrgetter(*attrs)
+
+
 def row_reader(fields: tuple[FieldMap, ...]) -> Callable[[Any], dict[str, Any]]:
     """``{column: value}`` of ``fields`` read from one model: the plain attributes in one C call
-    (``attrgetter`` of all of them), the rest (nested paths, JSON) through their readers."""
+    (``attrgetter`` of all of them), fields of one nested model (``address.city``...) in one
+    more unless it is absent, the rest (deeper paths, JSON) through their readers."""
     plain = [f for f in fields if f.attr is not None]
-    other = [(f.column, f.read) for f in fields if f.attr is None]
+    nested: dict[str, list[FieldMap]] = {}
+    for f in fields:
+        if f.attr is None and len(f.attrs) == 2 and f.role not in ("json", "secret_ref"):
+            nested.setdefault(f.attrs[0], []).append(f)
+    grouped = {id(f) for group in nested.values() for f in group}
+    other = [(f.column, f.read) for f in fields if f.attr is None and id(f) not in grouped]
     columns = tuple(f.column for f in plain)
-    if len(plain) == 1:
-        single = operator.attrgetter(plain[0].attr or "")
-
-        def getter(item: Any) -> tuple[Any, ...]:
-            return (single(item),)
-    elif plain:
-        getter = operator.attrgetter(*(f.attr or "" for f in plain))
-    else:
-
-        def getter(item: Any) -> tuple[Any, ...]:
-            return ()
+    getter = _tuple_getter([f.attr or "" for f in plain]) if plain else (lambda item: ())
+    parts = [
+        (operator.attrgetter(first), tuple(f.column for f in group), _tuple_getter([f.attrs[1] for f in group]))
+        for first, group in nested.items()
+    ]
 
     def read(item: Any) -> dict[str, Any]:
         row = dict(zip(columns, getter(item), strict=True))
+        for get_part, part_columns, get_values in parts:
+            part = get_part(item)
+            row.update(zip(part_columns, get_values(part) if part is not None else (None,) * len(part_columns)))
         for column, reader in other:
             row[column] = reader(item)
         return row
@@ -305,7 +317,7 @@ def build_kind_map(kind: str) -> KindMap:
     children_specs = naming.child_tables(model)
     main_name = naming.table_name(kind)
     fields = tuple(
-        FieldMap(c.column, c.spec_path, c.role, _reader(attrs, c.role), c.target, _plain_attr(attrs, c.role))
+        FieldMap(c.column, c.spec_path, c.role, _reader(attrs, c.role), c.target, _plain_attr(attrs, c.role), attrs)
         for c in columns
         if c.table == main_name
         for attrs in [_attr_path(spec_model, c.spec_path)]
@@ -315,7 +327,7 @@ def build_kind_map(kind: str) -> KindMap:
         attrs = _attr_path(spec_model, child.spec_path)
         item_model = _item_model(spec_model, attrs)
         child_fields = tuple(
-            FieldMap(c.column, c.item_path, c.role, _reader(attrs, c.role), c.target, _plain_attr(attrs, c.role))
+            FieldMap(c.column, c.item_path, c.role, _reader(attrs, c.role), c.target, _plain_attr(attrs, c.role), attrs)
             for c in columns
             if c.table == child.table
             for attrs in [_attr_path(item_model, c.item_path)]

@@ -10,7 +10,9 @@ millions of objects) would all be scanned by the first collection after it: half
 a cold apply. Instead they are promoted to the oldest generation without a scan
 (``gc.freeze()`` then ``gc.unfreeze()`` moves lists, it traverses nothing), which is where
 surviving two collections would have put them; the next full collection still finds any cycle
-among them, so nothing leaks.
+among them, so nothing leaks. A process that keeps its heap frozen on purpose (the rating
+sidecar's directory) freezes it with ``freeze_heap``, and pauses then leave it frozen; asking
+``gc.get_freeze_count()`` instead walks the whole frozen generation, a millisecond with the GIL.
 """
 
 from __future__ import annotations
@@ -18,6 +20,22 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+_kept_frozen = False
+
+
+def freeze_heap() -> None:
+    """Move every object alive out of the collector's reach for good (``gc.freeze``)."""
+    global _kept_frozen
+    gc.freeze()
+    _kept_frozen = True
+
+
+def thaw_heap() -> None:
+    """Undo ``freeze_heap``: the frozen objects go back to the oldest generation."""
+    global _kept_frozen
+    gc.unfreeze()
+    _kept_frozen = False
 
 
 @contextmanager
@@ -28,7 +46,7 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if enabled:
-            if gc.get_freeze_count() == 0:  # never thaw what someone else froze on purpose
+            if not _kept_frozen:  # never thaw a heap frozen on purpose
                 gc.freeze()
                 gc.unfreeze()
             gc.enable()

@@ -146,7 +146,7 @@ def test_a_roll_up_holds_sqlites_write_lock_from_its_begin(engine: Any, monkeypa
 
 def test_the_sidecar_rates_without_pausing_the_collector(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # Its heap is frozen, so a pause saves nothing, and ending one walks the frozen generation
-    # (resources.gcpause checks gc.get_freeze_count(): ~1 ms per batch with the GIL held).
+    # (before resources.gcpause.freeze_heap kept a flag, it asked gc.get_freeze_count(): ~1 ms a batch).
     from support.rating_world import parse
 
     from rating.sidecar import Sidecar

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from resources.gcpause import paused_gc
+from resources.gcpause import freeze_heap, paused_gc, thaw_heap
 
 
 class Node:
@@ -54,12 +54,13 @@ def test_a_cycle_made_inside_is_still_collected_by_a_full_collection() -> None:
     assert watch() is None
 
 
-def test_objects_frozen_by_someone_else_stay_frozen() -> None:
-    gc.freeze()
+def test_a_heap_frozen_on_purpose_stays_frozen() -> None:
+    freeze_heap()
     try:
         frozen = gc.get_freeze_count()
         with paused_gc():
             _ = [[i] for i in range(1000)]
         assert gc.get_freeze_count() >= frozen
     finally:
-        gc.unfreeze()
+        thaw_heap()
+    assert gc.get_freeze_count() == 0

@@ -5,7 +5,6 @@ plus a stdlib HTTP client and a Prometheus text parser. Everything listens on 12
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import re
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from resources import gcpause
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +61,7 @@ class ServerThread:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(60)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(60)
-        gc.unfreeze()  # the sidecar froze the test process's heap: let what the test left be collected
+        gcpause.thaw_heap()  # the sidecar froze the test process's heap: let what the test left be collected
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)

@@ -172,10 +172,7 @@ def test_repeated_json_is_stored_as_sqlalchemy_stores_each_value(engine: sa.Engi
         ({}, []),
         ({"n": 1}, [1, "1"]),  # not all strings: serialized one by one
     ]
-    rows = [
-        {**_customer_row(i), "labels": labels, "tags": tags}
-        for i, (labels, tags) in enumerate(variants * 4)
-    ]
+    rows = [{**_customer_row(i), "labels": labels, "tags": tags} for i, (labels, tags) in enumerate(variants * 4)]
     with engine.begin() as conn:
         insert_rows(conn, table, rows)
         conn.execute(sa.insert(table), [{**r, "name": "sa-" + r["name"]} for r in rows])
