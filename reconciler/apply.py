@@ -174,21 +174,19 @@ def _written(plan: Plan) -> list[Change]:
 
 
 def _digests_and_snapshot(plan: Plan, state: DesiredState | None) -> tuple[list[str], bytes | None]:
-    """The spec hash of every object the plan writes (in ``_written`` order) and, with ``state``,
-    the revision's snapshot of it: one serialization of each object serves both."""
+    """The spec hash of every object the plan writes (in ``_written`` order) and, with ``state``
+    (the state the plan's desired rows were made from), the revision's snapshot of it: one
+    serialization of each object serves both."""
     written = _written(plan)
-    digests: list[str | None] = [None] * len(written)
-    packed = None
-    if state is not None:
-        position = {c.key: i for i, c in enumerate(written)}
-        manifests: list[str] = []
-        for key, declared, item in snapshot.items(state):
-            manifests.append(item)
-            i = position.get(key)
-            if i is not None and written[i].after is not None and written[i].after.declared is state.objects[key]:  # type: ignore[union-attr]
-                digests[i] = declared_digest(declared)
-        packed = snapshot.pack(manifests)
-    return [d if d is not None else c.after.digest() for d, c in zip(digests, written, strict=True)], packed  # type: ignore[union-attr]
+    if state is None:
+        return [c.after.digest() for c in written if c.after is not None], None
+    declared, manifests = snapshot.items(state)
+    position = dict(zip(state.objects, range(len(declared))))
+    digests = [
+        declared_digest(declared[i]) if (i := position.get(c.key)) is not None else c.after.digest()  # type: ignore[union-attr]
+        for c in written
+    ]
+    return digests, snapshot.pack(manifests)
 
 
 def _record_ownership(
@@ -211,10 +209,12 @@ def _record_ownership(
                 )
     written = [c.key for c in _written(plan)]
     hashes = list(digests)
-    generations = []
-    for key, digest in zip(written, hashes, strict=True):
-        previous = live.owned.get(key)
-        generations.append(1 if previous is None else previous.generation + (previous.spec_hash != digest))
+    generations = [1] * len(written)  # all of a cold apply's
+    if live.owned:
+        for index, (key, digest) in enumerate(zip(written, hashes, strict=True)):
+            previous = live.owned.get(key)
+            if previous is not None:
+                generations[index] = previous.generation + (previous.spec_hash != digest)
     columns = {
         "kind": [k.kind for k in written],
         "namespace": [k.namespace for k in written],
