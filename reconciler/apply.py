@@ -28,7 +28,8 @@ from switchdb.bulk import allocate_ids, columns_of, insert_columns
 from switchdb.tables import metadata
 
 Progress = Callable[[int, int], None]  # (done, total)
-BATCH = 5000
+BATCH = 5000  # keys per IN (...) list
+INSERT_BATCH = 50_000  # rows per bulk insert: on SQLite each one steps the counting trigger aside (DDL)
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ class _Writer:
         # needs no RETURNING and nothing is read back by natural key.
         ids = allocate_ids(self.conn, kmap.table, len(made))
         self.ids.update(zip((c.key for c in made), ids, strict=True))
-        for start in range(0, len(made), BATCH):
-            batch, batch_ids = made[start : start + BATCH], ids[start : start + BATCH]
+        for start in range(0, len(made), INSERT_BATCH):
+            batch, batch_ids = made[start : start + INSERT_BATCH], ids[start : start + INSERT_BATCH]
             keys = [c.key for c in batch]
             columns = columns_of([c.after.row for c in batch if c.after is not None])
             for ref in kmap.references:
@@ -96,9 +97,9 @@ class _Writer:
         ]
 
     def _insert(self, table: Table, rows: list[Row], parent_column: str, parent_ids: list[int]) -> None:
-        for start in range(0, len(rows), BATCH):
-            columns = columns_of(rows[start : start + BATCH])
-            columns[parent_column] = parent_ids[start : start + BATCH]
+        for start in range(0, len(rows), INSERT_BATCH):
+            columns = columns_of(rows[start : start + INSERT_BATCH])
+            columns[parent_column] = parent_ids[start : start + INSERT_BATCH]
             insert_columns(self.conn, table, columns)
 
     def update(self, kmap: KindMap, changes: Sequence[Change]) -> None:

@@ -33,7 +33,7 @@ def _child_rows(child: ChildMap, items: list[Any], ctx: DeriveContext) -> list[R
     return rows
 
 
-def object_rows(kmap: KindMap, obj: Resource, ctx: DeriveContext) -> ObjectRows:
+def object_rows(kmap: KindMap, obj: Resource, ctx: DeriveContext, key: ObjectKey | None = None) -> ObjectRows:
     """The rows ``obj`` should own; references are by name. Raises SecretFieldError."""
     spec = obj.spec
     row: Row = kmap.read_row(spec)
@@ -42,7 +42,7 @@ def object_rows(kmap: KindMap, obj: Resource, ctx: DeriveContext) -> ObjectRows:
     for derived in kmap.derived:
         row.update(derived.compute(spec, ctx))
     children = {c.table_name: _child_rows(c, getattr(spec, c.attr) or [], ctx) for c in kmap.children}
-    return ObjectRows(obj.key, row, children, declared=obj)
+    return ObjectRows(key or obj.key, row, children, declared=obj)
 
 
 def desired_rows(
@@ -66,7 +66,7 @@ def desired_rows(
             base_dir = directories[source.file]
         ctx = DeriveContext(secrets, key.namespace, key.name, base_dir)
         try:
-            result[key] = object_rows(kinds[key.kind], obj, ctx)
+            result[key] = object_rows(kinds[key.kind], obj, ctx, key)
         except SecretFieldError as exc:
             problems.append(state.problem(key, ("spec", *exc.path), f"cannot resolve secret: {exc.message}"))
     if problems:
