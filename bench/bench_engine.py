@@ -54,6 +54,7 @@ from reconciler.observe import observe
 from reconciler.plan import plan_changes
 from reconciler.reconcile import apply, plan
 from reconciler.secrets import LocalSecrets
+from resources.gcpause import paused_gc
 from resources.meta import ObjectKey
 from resources.state import DesiredState
 from switchdb.engine import open_database
@@ -189,12 +190,12 @@ def raw_select(engine: Engine) -> int:
 def plan_steps(engine: Engine, state: DesiredState, results: list[Timing]) -> None:
     """The no-op plan's parts, one by one (engine internals: skipped if they have moved)."""
     kinds = kind_maps()
-    try:
-        with timed("step: desired rows (desired_rows: models -> rows, SIP digests)", results):
+    try:  # each under the collector pause, as plan() runs them
+        with timed("step: desired rows (desired_rows: models -> rows, SIP digests)", results), paused_gc():
             desired = desired_rows(kinds, state, LocalSecrets())
-        with engine.connect() as conn, timed("step: observe (SELECT via SQLAlchemy -> ObjectRows)", results):
+        with engine.connect() as conn, timed("step: observe (driver-level SELECT -> ObjectRows)", results), paused_gc():
             live = observe(conn, kinds)
-        with timed("step: diff (plan_changes)", results):
+        with timed("step: diff (plan_changes)", results), paused_gc():
             plan_changes(kinds, desired, live.rows, live.owned, sources=state)
     except TypeError as exc:  # a changed internal signature
         print(f"  (plan steps skipped: {exc})")
