@@ -46,7 +46,7 @@ import time
 from pathlib import Path
 
 import yaml
-from common import ROOT, cpu_seconds, load_average, machine, table
+from common import ROOT, cpu_seconds, load_average, machine, processes, table
 
 sys.path[:0] = [str(ROOT / "tests" / "kamailio"), str(ROOT / "tests")]
 from conftest import Kamailio, SippUas, SwitchDb, uac_scenario  # noqa: E402
@@ -138,18 +138,8 @@ CPU_COLUMNS = ("kamailio", "sidecar", "sipp")
 
 def _process_ticks() -> dict[int, tuple[str, int, int]]:
     """pid -> (command line, parent pid, CPU ticks so far with its reaped children's) of every live process."""
-    found: dict[int, tuple[str, int, int]] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        # utime, stime, cutime, cstime: a test run's short-lived subprocesses count in its parent
-        found[int(proc.name)] = (command, int(fields[1]), sum(int(f) for f in fields[11:15]))
-    return found
+    # utime, stime, cutime, cstime: a test run's short-lived subprocesses count in its parent
+    return {pid: (command, int(fields[1]), sum(int(f) for f in fields[11:15])) for pid, command, fields in processes()}
 
 
 def _others_cpu(before: dict[int, tuple[str, int, int]], wall: float) -> float:

@@ -176,6 +176,19 @@ def databases(kind: str, tmp: Path, name: str) -> Iterator[tuple[str, str, str]]
         yield server.create_database(f"bench_{name}"), server.create_database("bench_raw"), version
 
 
+def processes() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, command line, the fields of /proc/PID/stat after the command name) of every live process."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        yield int(proc.name), command, fields
+
+
 def cpu_seconds(groups: dict[str, tuple[str, ...]]) -> dict[str, float]:
     """CPU seconds so far of the live processes whose command line holds all words of a group.
 
@@ -185,14 +198,7 @@ def cpu_seconds(groups: dict[str, tuple[str, ...]]) -> dict[str, float]:
     """
     tick = os.sysconf("SC_CLK_TCK")
     found = dict.fromkeys(groups, 0.0)
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
+    for _pid, command, fields in processes():
         for name, words in groups.items():
             if all(word in command for word in words):
                 found[name] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
