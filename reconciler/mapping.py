@@ -34,8 +34,11 @@ def _attr_path(model: type[BaseModel], path: tuple[str, ...]) -> tuple[str, ...]
     return attribute_path(model, path)
 
 
+_CONVERTED = ("json", "secret_ref")  # roles whose value is turned into plain JSON data
+
+
 def _reader(attrs: tuple[str, ...], role: str) -> Reader:
-    if len(attrs) == 1 and role not in ("json", "secret_ref"):
+    if len(attrs) == 1 and role not in _CONVERTED:
         return operator.attrgetter(attrs[0])  # most columns: one plain field, read in C
 
     def read(value: Any) -> Any:
@@ -45,7 +48,7 @@ def _reader(attrs: tuple[str, ...], role: str) -> Reader:
             value = getattr(value, attr)
         if value is None:
             return None
-        if role in ("json", "secret_ref"):
+        if role in _CONVERTED:
             return _jsonable(value)
         return value
 
@@ -71,16 +74,16 @@ class FieldMap:
     role: str
     read: Reader
     target: str | None = None
-    attr: str | None = None  # the one plain attribute it reads, when that is all it does
     attrs: tuple[str, ...] = ()  # the attribute path it reads (Python names)
 
     @property
     def label(self) -> str:
         return ".".join(self.path)
 
-
-def _plain_attr(attrs: tuple[str, ...], role: str) -> str | None:
-    return attrs[0] if len(attrs) == 1 and role not in ("json", "secret_ref") else None
+    @property
+    def attr(self) -> str | None:
+        """The one plain attribute it reads, when that is all it does."""
+        return self.attrs[0] if len(self.attrs) == 1 and self.role not in _CONVERTED else None
 
 
 def _tuple_getter(attrs: list[str]) -> Callable[[Any], tuple[Any, ...]]:
@@ -98,7 +101,7 @@ def row_reader(fields: tuple[FieldMap, ...]) -> Callable[[Any], dict[str, Any]]:
     plain = [f for f in fields if f.attr is not None]
     nested: dict[str, list[FieldMap]] = {}
     for f in fields:
-        if f.attr is None and len(f.attrs) == 2 and f.role not in ("json", "secret_ref"):
+        if f.attr is None and len(f.attrs) == 2 and f.role not in _CONVERTED:
             nested.setdefault(f.attrs[0], []).append(f)
     grouped = {id(f) for group in nested.values() for f in group}
     other = [(f.column, f.read) for f in fields if f.attr is None and id(f) not in grouped]
@@ -317,7 +320,7 @@ def build_kind_map(kind: str) -> KindMap:
     children_specs = naming.child_tables(model)
     main_name = naming.table_name(kind)
     fields = tuple(
-        FieldMap(c.column, c.spec_path, c.role, _reader(attrs, c.role), c.target, _plain_attr(attrs, c.role), attrs)
+        FieldMap(c.column, c.spec_path, c.role, _reader(attrs, c.role), c.target, attrs)
         for c in columns
         if c.table == main_name
         for attrs in [_attr_path(spec_model, c.spec_path)]
@@ -327,7 +330,7 @@ def build_kind_map(kind: str) -> KindMap:
         attrs = _attr_path(spec_model, child.spec_path)
         item_model = _item_model(spec_model, attrs)
         child_fields = tuple(
-            FieldMap(c.column, c.item_path, c.role, _reader(attrs, c.role), c.target, _plain_attr(attrs, c.role), attrs)
+            FieldMap(c.column, c.item_path, c.role, _reader(attrs, c.role), c.target, attrs)
             for c in columns
             if c.table == child.table
             for attrs in [_attr_path(item_model, c.item_path)]
