@@ -54,13 +54,13 @@ class _Writer:
         self.kinds = kinds
         self.ids: dict[ObjectKey, int] = {key: row_id for id_map in live.ids.values() for row_id, key in id_map.items()}
 
-    def _resolve(self, kmap: KindMap, key: ObjectKey, row: Row) -> Row:
-        params = dict(row)
+    def _columns(self, kmap: KindMap, changes: Sequence[Change]) -> dict[str, Sequence[Any]]:
+        """The desired rows of ``changes`` column by column, references turned into row ids."""
+        columns = columns_of([c.after.row for c in changes if c.after is not None])
+        keys = [c.key for c in changes]
         for ref in kmap.references:
-            name = row.get(ref.column)
-            if name is not None:
-                params[ref.column] = self.ids[ObjectKey(ref.target or "", key.namespace, name)]
-        return params
+            columns[ref.column] = self._referenced(ref.target or "", keys, columns[ref.column])
+        return columns
 
     def create(self, kmap: KindMap, changes: Sequence[Change]) -> None:
         made = [c for c in changes if c.after is not None]
@@ -71,9 +71,7 @@ class _Writer:
         for start in range(0, len(made), INSERT_BATCH):
             batch, batch_ids = made[start : start + INSERT_BATCH], ids[start : start + INSERT_BATCH]
             keys = [c.key for c in batch]
-            columns = columns_of([c.after.row for c in batch if c.after is not None])
-            for ref in kmap.references:
-                columns[ref.column] = self._referenced(ref.target or "", keys, columns[ref.column])
+            columns = self._columns(kmap, batch)
             columns.update(id=batch_ids, namespace=[k.namespace for k in keys], name=[k.name for k in keys])
             insert_columns(self.conn, kmap.table, columns)
             for child in kmap.children:
@@ -109,11 +107,14 @@ class _Writer:
             .where(kmap.table.c.id == bindparam("_row_id"))
             .values({c: bindparam(f"_v_{c}") for c in columns})
         )
-        params = []
-        for change in changes:
-            assert change.before is not None and change.after is not None
-            resolved = self._resolve(kmap, change.key, change.after.row)
-            params.append({"_row_id": change.before.row_id, **{f"_v_{c}": resolved.get(c) for c in columns}})
+        values = self._columns(kmap, changes)
+        missing = [None] * len(changes)
+        names = ["_row_id", *(f"_v_{c}" for c in columns)]
+        row_ids = [c.before.row_id if c.before is not None else None for c in changes]
+        params = [
+            dict(zip(names, row, strict=True))
+            for row in zip(row_ids, *(values.get(c, missing) for c in columns), strict=True)
+        ]
         for batch in _batches(params):
             self.conn.execute(stmt, list(batch))
         for child in kmap.children:
