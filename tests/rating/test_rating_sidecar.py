@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from support.polling import wait_until
-from support.rating_world import BATCH, BATCH_TOTAL, MANIFESTS, apply_world, cdr_line, jsonl
+from support.rating_world import BATCH, BATCH_TOTAL, COBALT, MANIFESTS, apply_world, cdr_line, jsonl
 from support.sidecar import ServerThread, http, metric, parse_metrics
 
 from rating.ledger import read_balances
@@ -197,25 +197,6 @@ def test_metrics_match_what_happened(server: ServerThread, world: Any) -> None:
     assert metric(samples, "trunkline_authorize_duration_seconds_count") == 4
     assert metric(samples, "trunkline_authorize_duration_seconds_bucket", le="+Inf") == 4
     assert metric(samples, "trunkline_authorize_duration_seconds_sum") > 0
-
-
-COBALT = """\
----
-apiVersion: trunkline.dev/v1alpha1
-kind: Customer
-metadata: {name: cobalt}
-spec: {displayName: Cobalt, currency: USD, debitLimit: "10"}
----
-apiVersion: trunkline.dev/v1alpha1
-kind: IngressRoute
-metadata: {name: cobalt-standard}
-spec: {customerRef: cobalt, rateCardRef: usd-test}
----
-apiVersion: trunkline.dev/v1alpha1
-kind: IpAuthentication
-metadata: {name: cobalt-sbc}
-spec: {customerRef: cobalt, address: 192.0.2.77}
-"""
 
 
 def test_a_new_revision_is_served_within_the_reload_interval(

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from support.polling import wait_until
-from support.rating_world import BATCH, MANIFESTS, apply_world
+from support.rating_world import BATCH, COBALT, MANIFESTS, apply_world
 from support.sidecar import ServerThread, http, metric, parse_metrics
 
 from rating import rater, stats, stats_worker
@@ -29,14 +29,6 @@ from rating.state import load_view
 from switchdb.tables.rating import stats_minute
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the collector, not the backend
-
-COBALT = """\
----
-apiVersion: trunkline.dev/v1alpha1
-kind: Customer
-metadata: {name: cobalt}
-spec: {displayName: Cobalt, currency: USD, debitLimit: "10"}
-"""
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ Prices are chosen so every charge can be checked by hand:
   with techPrefix 99 (premium route), SIP user ``acme1``; package ``acme-nanp``: 2 minutes a
   month to prefix ``1``.
 - ``bluefin`` (EUR): route to the EUR card ``eur-test`` (``33`` 0.0200/min, 1/1), IP 192.0.2.20.
+- ``COBALT`` (not in ``MANIFESTS``): ``cobalt`` (USD, route to ``usd-test``, IP 192.0.2.77), for
+  tests that apply ``MANIFESTS + COBALT`` as a new revision.
 """
 
 from __future__ import annotations
@@ -118,6 +120,25 @@ spec:
   cost: "0"
   frequency: Monthly
   allowance: {minutes: 2, prefixes: ["1"]}
+"""
+
+
+COBALT = """\
+---
+apiVersion: trunkline.dev/v1alpha1
+kind: Customer
+metadata: {name: cobalt}
+spec: {displayName: Cobalt, currency: USD, debitLimit: "10"}
+---
+apiVersion: trunkline.dev/v1alpha1
+kind: IngressRoute
+metadata: {name: cobalt-standard}
+spec: {customerRef: cobalt, rateCardRef: usd-test}
+---
+apiVersion: trunkline.dev/v1alpha1
+kind: IpAuthentication
+metadata: {name: cobalt-sbc}
+spec: {customerRef: cobalt, address: 192.0.2.77}
 """
 
 
