@@ -63,10 +63,11 @@ def _json_text(dialect: Dialect) -> Callable[[Any], Any]:
     return text
 
 
-def _bound(values: Sequence[Any], process: Callable[[Any], Any]) -> list[Any]:
-    """A column through its bind processor, once per distinct (type, value): a deck's 100k rates
-    have a few thousand distinct amounts and one date. The type is part of the key so that
-    ``True`` is still refused where ``Decimal(1)`` is accepted. JSON (unhashable) goes per value."""
+def _once_per_distinct(values: Sequence[Any], process: Callable[[Any], Any]) -> list[Any]:
+    """A column through a bind or result processor, once per distinct (type, value): a deck's
+    100k rates have a few thousand distinct amounts and one date. The type is part of the key so
+    that ``True`` is still refused where ``Decimal(1)`` is accepted. Unhashable values (JSON)
+    go one by one."""
     try:
         distinct = set(zip(map(type, values), values))
     except TypeError:
@@ -142,7 +143,11 @@ def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequenc
     if not names or not columns[names[0]]:
         return
     values = [
-        cells if process is None else _json_bound(cells, process) if _is_json(table, name) else _bound(cells, process)
+        cells
+        if process is None
+        else _json_bound(cells, process)
+        if _is_json(table, name)
+        else _once_per_distinct(cells, process)
         for name, cells, process in zip(names, columns.values(), _processors(conn, table, names), strict=True)
     ]
     rows = list(zip(*values, strict=True))
@@ -196,16 +201,16 @@ def _result_processor(column: Any, dialect: Dialect, type_code: Any) -> Processo
 
 
 def _processed(values: list[Any], column: Any, process: Callable[[Any], Any]) -> list[Any]:
-    """One column's values through its processor, once per distinct value: amounts, dates, flags
-    and JSON such as ``["PCMU", "PCMA"]`` or ``{}`` repeat across thousands of rows."""
-    distinct = set(values)
-    if isinstance(column.type, JSON):
-        made = {text: _json_maker(text, process) for text in distinct}
-        return [make() for make in map(made.__getitem__, values)]
-    if 2 * len(distinct) > len(values):
+    """One column's values through its result processor, once per distinct value; JSON such as
+    ``["PCMU", "PCMA"]`` or ``{}`` is parsed once per distinct text, each row getting its own
+    containers."""
+    if not isinstance(column.type, JSON):
+        return _once_per_distinct(values, process)
+    try:
+        made = {text: _json_maker(text, process) for text in set(values)}
+    except TypeError:  # a driver that hands over parsed JSON already
         return list(map(process, values))
-    table = {v: process(v) for v in distinct}
-    return list(map(table.__getitem__, values))
+    return [make() for make in map(made.__getitem__, values)]
 
 
 def _json_maker(text: Any, process: Callable[[Any], Any]) -> Callable[[], Any]:

@@ -12,6 +12,7 @@ from support.db import customer_row
 from switchdb import bulk, changes
 from switchdb.bulk import insert_rows
 from switchdb.tables import COUNTED_TABLES, KIND_TABLES, child_tables_of, metadata, trunkline_objects
+from switchdb.types import Money
 
 CUSTOMER = customer_row(
     "acme",
@@ -148,11 +149,20 @@ def test_select_rows_reads_what_sqlalchemy_reads(engine: sa.Engine) -> None:
         assert bulk.select_rows(conn, stmt.where(table.c.name == "nobody")) == []
 
 
-def test_repeated_values_are_bound_once_but_still_checked_by_type(engine: sa.Engine) -> None:
+def test_repeated_values_are_bound_once_but_still_checked_by_type(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     table = metadata.tables["customers"]
     same_amount = [{**_customer_row(i), "debit_limit": Decimal("100")} for i in range(10)]
+    bound: list[object] = []
+    real = Money.process_bind_param
+    monkeypatch.setattr(
+        Money, "process_bind_param", lambda self, value, dialect: bound.append(value) or real(self, value, dialect)
+    )
     with engine.begin() as conn:
         insert_rows(conn, table, same_amount)
+    assert bound.count(Decimal("100")) == 1, "ten equal amounts, one conversion"
+    monkeypatch.undo()
     with engine.connect() as conn:
         limits = conn.execute(sa.select(table.c.debit_limit)).scalars().all()
     assert limits == [Decimal("100")] * 10
