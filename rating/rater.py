@@ -243,8 +243,7 @@ def _store(conn: Connection, batch: list[_Priced], now: datetime) -> set[str]:
     for priced in batch:  # a retried transaction starts over
         priced.billed, priced.package_seconds, priced.connect_fee, priced.cost, priced.usage = 0, 0, None, None, []
     postgres = conn.dialect.name == "postgresql"
-    owners = {p.customer.id: p.customer for p in batch if p.status == RATED and p.customer}
-    balance = lock_balances(conn, owners.values(), now)
+    balance = lock_balances(conn, (p.customer for p in batch if p.status == RATED and p.customer), now)
     existing = _existing(conn, [p.cdr.call_id for p in batch])
     new = [p for p in batch if p.cdr.call_id not in existing]
     rated = sorted((p for p in new if p.status == RATED), key=lambda p: (p.at, p.cdr.call_id))
