@@ -16,7 +16,6 @@ import csv
 import json
 import re
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -37,7 +36,7 @@ from support.kamailio import (
     Kamailio,
     SippUas,
     exported_cdrs,
-    free_udp_port,
+    free_tcp_port,
     require,
     source_lock,
     trunkline,
@@ -295,7 +294,7 @@ def test_max_duration_bye_from_kamailio_and_the_call_is_rated(switch_with, switc
 def test_sidecar_unreachable_is_a_500_from_the_suspended_transaction(kamailio_factory, switch_db, tmp_path):
     """The authorize worker (another process than the SIP worker that suspended the INVITE)
     answers through the transaction: one 500 per call, nothing relayed, no CDR."""
-    switch = kamailio_factory(WITH_SIDECAR=None, TL_SIDECAR=f'"http://127.0.0.1:{free_udp_port()}"')
+    switch = kamailio_factory(WITH_SIDECAR=None, TL_SIDECAR=f'"http://127.0.0.1:{free_tcp_port()}"')
     run = run_sipp(tmp_path / "uac", switch, uac_scenario(500, pai=PAI), calls=2)
     assert (run.returncode, run.successful, run.received("500"), run.received("200")) == (0, 2, 2, 0), run.describe()
     assert run.messages.count("SIP/2.0 500 Rating Unavailable") == 2, run.messages[-3000:]
@@ -349,10 +348,7 @@ def test_postgres_switch_database(postgres_url, uas: SippUas, start_sidecar, tmp
 
 
 def test_a_cdr_the_sidecar_could_not_take_survives_restarts_of_both(kamailio_factory, switch_db, tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    listen = ("--listen", f"127.0.0.1:{port}", "--reload-interval", "1s")
+    listen = ("--listen", f"127.0.0.1:{free_tcp_port()}", "--reload-interval", "1s")
     first = SidecarProcess(switch_db.url, tmp_path / "sidecar-1.log", *listen)
     restarted: SidecarProcess | None = None
     try:
@@ -375,7 +371,7 @@ def test_a_cdr_the_sidecar_could_not_take_survives_restarts_of_both(kamailio_fac
         assert "queue [cdr_queue] saved in db" in switch.log_text(), switch.log_text()[-2000:]
         assert [json.loads(v)["dialed"] for (v,) in sql(switch_db.url, "SELECT val FROM cdr_queue")] == [DIALED]
         restarted = SidecarProcess(switch_db.url, tmp_path / "sidecar-2.log", *listen)
-        again = kamailio_factory(WITH_SIDECAR=None, TL_SIDECAR=f'"{first.url}"')
+        again = kamailio_factory(WITH_SIDECAR=None, TL_SIDECAR=f'"{restarted.url}"')
         (cdr,) = wait_for_cdrs(switch_db.url, DIALED, 1, switch=again, sidecar_log=restarted.log)
         assert str(cdr.get("status", "")).lower() == "rated", cdr
         assert sql(switch_db.url, "SELECT count(*) FROM cdr_queue") == [(0,)]

@@ -61,6 +61,13 @@ def free_udp_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_tcp_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now (for a sidecar URL)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def trunkline(*args: str, db_url: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "reconciler.cli", *args, "--db", db_url],
