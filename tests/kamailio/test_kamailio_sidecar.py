@@ -380,3 +380,71 @@ def test_a_cdr_the_sidecar_could_not_take_survives_restarts_of_both(kamailio_fac
         for process in (first, restarted):
             if process is not None and process.process.poll() is None:
                 process.kill()
+
+
+class _FlakyCdrPosts:
+    """An HTTP hop in front of a real sidecar (no mock of it: every request it lets through is the
+    sidecar's): refuses the first CDR batch of several lines with 400, then fails the first
+    single-CDR post with 503, the way a sidecar going away halfway through a re-post would."""
+
+    def __init__(self, sidecar_url: str) -> None:
+        import http.server
+        import urllib.error
+        import urllib.request
+
+        self.refused: list[tuple[int, int]] = []  # (status, CDR lines) of each post it failed
+        hop = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                lines = body.count(b"\n")
+                if self.path == "/v1/cdrs" and (lines > 1) == (len(hop.refused) == 0) and len(hop.refused) < 2:
+                    hop.refused.append((400 if lines > 1 else 503, lines))
+                    self._answer(hop.refused[-1][0], b'{"error": "injected"}')
+                    return
+                request = urllib.request.Request(sidecar_url + self.path, data=body, method="POST")
+                request.add_header("Content-Type", self.headers.get("Content-Type", "application/json"))
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as answer:
+                        self._answer(answer.status, answer.read())
+                except urllib.error.HTTPError as error:
+                    self._answer(error.code, error.read())
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_cdr_whose_one_by_one_repost_fails_is_queued_again_not_dropped(kamailio_factory, switch_db, tmp_path):
+    sidecar = SidecarProcess(switch_db.url, tmp_path / "sidecar.log", "--listen", f"127.0.0.1:{free_tcp_port()}")
+    hop = _FlakyCdrPosts(sidecar.url)
+    try:
+        # CDRs are posted every 3 s here, so the two calls' CDRs go in one batch
+        switch = kamailio_factory(
+            WITH_SIDECAR=None, TL_SIDECAR=f'"{hop.url}"', TL_CDR_TIMER='"name=cdrs;interval=3;mode=1;"'
+        )
+        run = run_sipp(tmp_path / "uac", switch, answered_or_refused(503, hold_ms=200), calls=2)
+        assert (run.returncode, run.successful) == (0, 2), run.describe()
+        cdrs = wait_for_cdrs(switch_db.url, DIALED, 2, switch=switch, sidecar_log=sidecar.log)
+        assert [str(c.get("status", "")).lower() for c in cdrs] == ["rated", "rated"], cdrs
+        assert hop.refused == [(400, 2), (503, 1)], hop.refused  # both failures happened, in that order
+        assert "sidecar CDR post failed" not in switch.log_text(), switch.log_text()[-3000:]
+    finally:
+        hop.close()
+        sidecar.kill()
