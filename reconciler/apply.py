@@ -21,7 +21,7 @@ from reconciler import snapshot
 from reconciler.mapping import ChildMap, KindMap
 from reconciler.observe import LiveState
 from reconciler.plan import Change, Plan
-from reconciler.rows import Row, declared_digest, same
+from reconciler.rows import Row, declared_digest, declared_digests, same
 from resources.meta import ObjectKey
 from resources.state import DesiredState
 from switchdb.bulk import allocate_ids, columns_of, insert_columns
@@ -70,9 +70,9 @@ class _Writer:
         self.ids.update(zip((c.key for c in made), ids, strict=True))
         for start in range(0, len(made), INSERT_BATCH):
             batch, batch_ids = made[start : start + INSERT_BATCH], ids[start : start + INSERT_BATCH]
-            keys = [c.key for c in batch]
+            _, namespaces, names = zip(*(c.key for c in batch), strict=True)  # transposed in C
             columns = self._columns(kmap, batch)
-            columns.update(id=batch_ids, namespace=[k.namespace for k in keys], name=[k.name for k in keys])
+            columns.update(id=batch_ids, namespace=namespaces, name=names)
             insert_columns(self.conn, kmap.table, columns)
             for child in kmap.children:
                 owned = [
@@ -87,10 +87,11 @@ class _Writer:
                 )
 
     def _referenced(self, target: str, keys: Sequence[ObjectKey], names: Sequence[Any]) -> list[int | None]:
-        """A reference column's object names (in the referrers' namespaces) as row ids."""
+        """A reference column's object names (in the referrers' namespaces) as row ids. Looked up
+        by plain tuples: an ``ObjectKey`` is one, and building 100k of them costs more."""
         ids = self.ids
         return [
-            None if name is None else ids[ObjectKey(target, key.namespace, name)]
+            None if name is None else ids[(target, key[1], name)]  # type: ignore[index]
             for key, name in zip(keys, names, strict=True)
         ]
 
@@ -183,11 +184,15 @@ def _digests_and_snapshot(plan: Plan, state: DesiredState | None) -> tuple[list[
     if state is None:
         return [c.after.digest() for c in written if c.after is not None], None
     declared, manifests = snapshot.items(state)
-    position = dict(zip(state.objects, range(len(declared))))
-    digests = [
-        declared_digest(declared[i]) if (i := position.get(c.key)) is not None else c.after.digest()  # type: ignore[union-attr]
-        for c in written
-    ]
+    if 2 * len(written) > len(declared):  # most objects are written (a cold apply): hash them all from C
+        by_key = dict(zip(state.objects, declared_digests(declared)))
+        digests = [by_key.get(c.key) or c.after.digest() for c in written]  # type: ignore[union-attr]
+    else:
+        position = dict(zip(state.objects, range(len(declared))))
+        digests = [
+            declared_digest(declared[i]) if (i := position.get(c.key)) is not None else c.after.digest()  # type: ignore[union-attr]
+            for c in written
+        ]
     return digests, snapshot.pack(manifests)
 
 
@@ -217,11 +222,12 @@ def _record_ownership(
             previous = live.owned.get(key)
             if previous is not None:
                 generations[index] = previous.generation + (previous.spec_hash != digest)
+    kinds, namespaces, names = zip(*written, strict=True) if written else ((), (), ())
     columns = {
-        "kind": [k.kind for k in written],
-        "namespace": [k.namespace for k in written],
-        "name": [k.name for k in written],
-        "row_id": [ids[k] for k in written],
+        "kind": kinds,
+        "namespace": namespaces,
+        "name": names,
+        "row_id": list(map(ids.__getitem__, written)),
         "spec_hash": hashes,
         "generation": generations,
         "revision_id": [revision_id] * len(written),

@@ -55,7 +55,7 @@ def _credential_digests(spec: Any, ctx: DeriveContext) -> dict[str, Any]:
     return sip_digests(spec.username, spec.realm, password)
 
 
-def _address_columns(spec: Any, ctx: DeriveContext) -> dict[str, Any]:
+def _address_columns(spec: Any, ctx: DeriveContext | None) -> dict[str, Any]:
     address = spec.address
     if "/" not in address and address.replace(".", "").isdigit():
         return {"ip_addr": address, "mask": 32}  # the common case, already validated as IPv4
@@ -89,7 +89,7 @@ DERIVED: dict[tuple[str, str], tuple[Derived, ...]] = {
     ("CredentialAuthentication", "credential_authentications"): (
         Derived(("ha1", "ha1b"), _credential_digests, sensitive=True, label="password"),
     ),
-    ("IpAuthentication", "ip_authentications"): (Derived(("ip_addr", "mask"), _address_columns),),
+    ("IpAuthentication", "ip_authentications"): (Derived(("ip_addr", "mask"), _address_columns, reads_secrets=False),),
     ("Customer", "customer_contacts"): (
         Derived(("password_hash",), _contact_password, sensitive=True, label="password"),
     ),

@@ -1,8 +1,16 @@
-"""Desired rows: every declared object turned into the rows it should own."""
+"""Desired rows: every declared object turned into the rows it should own.
+
+Objects are turned into rows a run of one kind at a time (a manifest file's 50k IP
+authentications): the readers are compiled per kind (``reconciler.mapping``), and the work
+done per object is only what differs per object; a context for secrets is made only for the
+objects whose derived columns read one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import itertools
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,35 +22,82 @@ from resources.errors import Problem, ValidationError
 from resources.meta import ObjectKey, Resource
 from resources.state import DesiredState
 
+Contexts = Callable[[int], DeriveContext]  # the i-th object's context, made when asked for
+_SPEC = operator.attrgetter("spec")
+_META = operator.attrgetter("metadata.labels", "metadata.annotations")
 
-def _child_rows(child: ChildMap, items: list[Any], ctx: DeriveContext) -> list[Row]:
-    rows: list[Row] = []
-    read_row = child.read_row
-    for index, item in enumerate(items):
-        row: Row = read_row(item)
-        if child.ordered:
+
+def _child_rows(child: ChildMap, items: list[Any], ctx: Callable[[], DeriveContext]) -> list[Row]:
+    rows: list[Row] = list(map(child.read_row, items))
+    if child.ordered:
+        for index, row in enumerate(rows):
             row["position"] = index
-        for derived in child.derived:
+    for derived in child.derived:
+        for index, (item, row) in enumerate(zip(items, rows, strict=True)):
             try:
-                row.update(derived.compute(item, ctx))
+                row.update(derived.compute(item, ctx()))
             except SecretFieldError as exc:
                 raise SecretFieldError((child.label, index, *exc.path), exc.message) from None
-        rows.append(row)
-    if not child.ordered:
-        rows.sort(key=child.sort_key)
+    if not child.ordered and len(rows) > 1:
+        rows = list(map(rows.__getitem__, child.order(rows)))
     return rows
+
+
+def _kind_rows(
+    kmap: KindMap, keys: Sequence[ObjectKey], objects: Sequence[Resource], context: Contexts
+) -> tuple[list[ObjectRows], list[tuple[int, SecretFieldError]]]:
+    """The rows of objects of one kind, and the (position, error) of those whose secrets failed."""
+    specs = list(map(_SPEC, objects))
+    rows: list[Row] = list(map(kmap.read_row, specs))
+    for row, (labels, notes) in zip(rows, map(_META, objects), strict=True):
+        row["labels"] = dict(labels)
+        row["annotations"] = dict(notes)
+    failed: dict[int, SecretFieldError] = {}
+    for derived in kmap.derived:
+        for index, (spec, row) in enumerate(zip(specs, rows, strict=True)):
+            try:
+                row.update(derived.compute(spec, context(index) if derived.reads_secrets else None))
+            except SecretFieldError as exc:
+                failed.setdefault(index, exc)
+    children: list[dict[str, list[Row]]] = []
+    if kmap.children:
+        for index, spec in enumerate(specs):
+            made: dict[str, list[Row]] = {}
+            if index not in failed:
+                contexts = _once(context, index)
+                try:
+                    for child in kmap.children:
+                        made[child.table_name] = _child_rows(child, getattr(spec, child.attr) or [], contexts)
+                except SecretFieldError as exc:
+                    failed[index] = exc
+            children.append(made)
+    else:
+        children = [{} for _ in specs]
+    out = [
+        ObjectRows(key, row, made, declared=obj)
+        for key, row, made, obj in zip(keys, rows, children, objects, strict=True)
+    ]
+    return out, sorted(failed.items(), key=operator.itemgetter(0))
+
+
+def _once(context: Contexts, index: int) -> Callable[[], DeriveContext]:
+    """The context of one object, made on first use and kept for its other list items."""
+    made: list[DeriveContext] = []
+
+    def get() -> DeriveContext:
+        if not made:
+            made.append(context(index))
+        return made[0]
+
+    return get
 
 
 def object_rows(kmap: KindMap, obj: Resource, ctx: DeriveContext, key: ObjectKey | None = None) -> ObjectRows:
     """The rows ``obj`` should own; references are by name. Raises SecretFieldError."""
-    spec = obj.spec
-    row: Row = kmap.read_row(spec)
-    row["labels"] = dict(obj.metadata.labels)
-    row["annotations"] = dict(obj.metadata.annotations)
-    for derived in kmap.derived:
-        row.update(derived.compute(spec, ctx))
-    children = {c.table_name: _child_rows(c, getattr(spec, c.attr) or [], ctx) for c in kmap.children}
-    return ObjectRows(key or obj.key, row, children, declared=obj)
+    made, failed = _kind_rows(kmap, [key or obj.key], [obj], lambda _: ctx)
+    if failed:
+        raise failed[0][1]
+    return made[0]
 
 
 def desired_rows(
@@ -52,23 +107,35 @@ def desired_rows(
     *,
     keys: Iterable[ObjectKey] | None = None,
 ) -> dict[ObjectKey, ObjectRows]:
-    """Rows for every object (or just ``keys``); all secret problems are raised together."""
-    result: dict[ObjectKey, ObjectRows] = {}
-    problems: list[Problem] = []
+    """Rows for every object (or just ``keys``), in their order; all secret problems are raised
+    together."""
+    wanted = list(state.objects if keys is None else keys)
     directories: dict[str, Path | None] = {}
-    for key in keys if keys is not None else state.objects:
-        obj = state.objects[key]
+
+    def base_dir(key: ObjectKey) -> Path | None:
         source = state.sources.get(key)
-        base_dir = None
-        if source is not None:
-            if source.file not in directories:
-                directories[source.file] = None if source.file.startswith("<") else Path(source.file).parent
-            base_dir = directories[source.file]
-        ctx = DeriveContext(secrets, key.namespace, key.name, base_dir)
-        try:
-            result[key] = object_rows(kinds[key.kind], obj, ctx, key)
-        except SecretFieldError as exc:
-            problems.append(state.problem(key, ("spec", *exc.path), f"cannot resolve secret: {exc.message}"))
+        if source is None:
+            return None
+        if source.file not in directories:
+            directories[source.file] = None if source.file.startswith("<") else Path(source.file).parent
+        return directories[source.file]
+
+    made: list[ObjectRows] = []
+    problems: list[Problem] = []
+    for kind, run in itertools.groupby(wanted, key=operator.itemgetter(0)):
+        run_keys = list(run)
+        objects = list(map(state.objects.__getitem__, run_keys))
+
+        def context(index: int, run_keys: list[ObjectKey] = run_keys) -> DeriveContext:
+            key = run_keys[index]
+            return DeriveContext(secrets, key.namespace, key.name, base_dir(key))
+
+        rows, failed = _kind_rows(kinds[kind], run_keys, objects, context)
+        made.extend(rows)
+        for index, exc in failed:
+            problems.append(
+                state.problem(run_keys[index], ("spec", *exc.path), f"cannot resolve secret: {exc.message}")
+            )
     if problems:
         raise ValidationError(problems)
-    return result
+    return dict(zip(wanted, made, strict=True))

@@ -9,7 +9,7 @@ Values that are computed rather than declared (SIP digests, Kamailio address col
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, cached_property
@@ -58,6 +58,8 @@ def _reader(attrs: tuple[str, ...], role: str) -> Reader:
 def _jsonable(value: Any) -> Any:
     if type(value) in _SCALARS:
         return value
+    if type(value) is list and set(map(type, value)) <= _SCALARS:
+        return list(value)  # codecs, dial strings, prefixes: a flat list, copied in C
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True, exclude_none=True)
     if isinstance(value, list):
@@ -132,6 +134,7 @@ class Derived:
     compute: Callable[..., dict[str, Any]]  # (item, context) -> {column: value}
     sensitive: bool = False
     label: str | None = None  # how the diff names it, e.g. "password"
+    reads_secrets: bool = True  # False: computed from the item alone, called without a context
 
 
 def _key_text(value: Any) -> str:
@@ -186,29 +189,22 @@ class ChildMap:
     def read_row(self) -> Callable[[Any], dict[str, Any]]:
         return row_reader(self.fields)
 
-    @cached_property
-    def sort_key(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-        """The order of unordered child rows, desired and live alike (None first): compiled per
-        table, since a 100k-rate deck is sorted on every plan. NOT NULL key columns compare as
-        they are; a nullable one as (is set, value), so None is never compared with a value."""
-        nullable = [self.table.c[c].nullable for c in self.key_columns]
-        if not any(nullable):
-            get = operator.itemgetter(*self.key_columns)
-            if len(self.key_columns) == 1:
-                return lambda row: (get(row),)
-            return get  # type: ignore[no-any-return]
-        columns = tuple(zip(self.key_columns, nullable, strict=True))
-
-        def key(row: Mapping[str, Any]) -> tuple[Any, ...]:
-            parts: list[Any] = []
-            for column, maybe_none in columns:
-                value = row.get(column)
-                if maybe_none:
-                    parts.append(value is not None)
-                parts.append(value)
-            return tuple(parts)
-
-        return key
+    def order(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Positions of ``rows`` in key order, None first in a nullable key column: the order of
+        unordered child rows, desired and live alike (a 100k-rate deck is put in it on every
+        plan). One stable sort per key column, last column first, each keyed by a C-level list
+        lookup; a nullable column's None rows go first without being compared with values."""
+        positions = list(range(len(rows)))
+        for column in reversed(self.key_columns):
+            values = list(map(operator.itemgetter(column), rows))
+            if self.table.c[column].nullable and None in values:
+                absent = [i for i in positions if values[i] is None]
+                present = [i for i in positions if values[i] is not None]
+                present.sort(key=values.__getitem__)
+                positions = absent + present
+            else:
+                positions.sort(key=values.__getitem__)
+        return positions
 
     def key_label(self, key: tuple[Any, ...]) -> str:
         """``3`` (a position), ``44`` or ``44@2026-01-01`` (a prefix, from a date)."""

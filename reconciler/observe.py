@@ -92,10 +92,10 @@ def _children(conn: Connection, kmap: KindMap, rows_by_id: dict[int, ObjectRows]
             grouped_ids[r[1]].append(r[0])
         for parent_id, rows in rows_by_id.items():
             found, ids = grouped.get(parent_id, []), grouped_ids.get(parent_id, [])
-            if not child.ordered and found:
+            if not child.ordered and len(found) > 1:
                 # SQL orders NULLs differently per database; desired rows use this same order.
-                pairs = sorted(zip(found, ids, strict=True), key=lambda pair: child.sort_key(pair[0]))
-                found, ids = [p[0] for p in pairs], [p[1] for p in pairs]
+                order = child.order(found)
+                found, ids = list(map(found.__getitem__, order)), list(map(ids.__getitem__, order))
             rows.children[child.table_name] = found
             rows.child_ids[child.table_name] = ids
 

@@ -340,14 +340,15 @@ def _check_dependencies(
     """References must resolve after the plan; deletes must not leave rows pointing at nothing."""
     missing: list[tuple[ObjectKey, ObjectKey]] = []
     deleted = {c.key for c in deletes}
+    references = {kind: [(ref.column, ref.target or "") for ref in kmap.references] for kind, kmap in kinds.items()}
     for key, rows in desired.items():
-        for ref in kinds[key.kind].references:
-            name = rows.row.get(ref.column)
+        for column, kind in references[key[0]]:
+            name = rows.row.get(column)
             if name is None:
                 continue
-            target = ObjectKey(ref.target or "", key.namespace, name)
+            target = (kind, key[1], name)  # a plain tuple finds an ObjectKey (and is cheaper to make)
             if target not in desired and (target not in known or target in deleted):
-                missing.append((key, target))
+                missing.append((key, ObjectKey(*target)))
     blocking = [
         (target, source)
         for target in sorted(deleted)

@@ -6,8 +6,12 @@ name references by object name (not database id), so the two compare directly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
+import operator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -48,15 +52,34 @@ def same(a: Any, b: Any) -> bool:
     return canonical(a) == canonical(b)
 
 
-def declared_json(obj: Any) -> str:
-    """A declared object as compact storage-version JSON (also its snapshot item, mostly)."""
-    text: str = obj.model_dump_json(by_alias=True, exclude_none=True)
-    return text
+def declared_json(obj: Any) -> bytes:
+    """A declared object as compact storage-version JSON (also its snapshot item, mostly): the
+    bytes of ``model_dump_json``, straight from the serializer, since hashing and the snapshot's
+    gzip both want bytes (120k objects: decoding and encoding again cost 0.1 s)."""
+    data: bytes = obj.__pydantic_serializer__.to_json(obj, by_alias=True, exclude_none=True)
+    return data
 
 
-def declared_digest(text: str) -> str:
+def declared_jsons(objects: Sequence[Any]) -> list[bytes]:
+    """``declared_json`` of each object, by one serializer call per object made from C (a run
+    of objects of one class goes through ``map``): no Python frame per object."""
+    out: list[bytes] = []
+    for cls, run in itertools.groupby(objects, key=type):
+        out.extend(map(functools.partial(cls.__pydantic_serializer__.to_json, by_alias=True, exclude_none=True), run))
+    return out
+
+
+def declared_digests(data: Iterable[bytes]) -> list[str]:
+    """``declared_digest`` of each, hashed from C."""
+    return list(map(_HEXDIGEST, map(hashlib.sha256, data)))
+
+
+_HEXDIGEST = operator.methodcaller("hexdigest")
+
+
+def declared_digest(data: bytes) -> str:
     """Ownership's spec hash of a declared object, from its ``declared_json``."""
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(slots=True)

@@ -13,13 +13,15 @@ timestamp in the gzip header, so the same state always gives the same bytes).
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
+import operator
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from reconciler.rows import declared_json
+from reconciler.rows import declared_jsons
 from resources import modelpath
 from resources.errors import TrunklineError, ValidationError
 from resources.loader import load_manifests
@@ -27,7 +29,7 @@ from resources.meta import Resource
 from resources.state import DesiredState
 
 VERSION = 1
-_FILE = '"file":'  # in a declared JSON: maybe a relative passwordRef.file to make absolute
+_FILE = b'"file":'  # in a declared JSON: maybe a relative passwordRef.file to make absolute
 SOURCE = "<snapshot>"
 
 
@@ -75,30 +77,32 @@ def _resolved_sources(obj: Resource) -> set[str]:
     return drop
 
 
-def _item(obj: Resource, base_dir: Path | None, declared: str) -> str:
+def _item(obj: Resource, base_dir: Path | None, declared: bytes) -> bytes:
     """One manifest as compact JSON (the same JSON as ``json.dumps(_manifest(...))``): the
     declared JSON itself unless a resolved source field must go or a relative
     ``passwordRef.file`` needs rewriting."""
     drop = _resolved_sources(obj)
-    if base_dir is not None and '"passwordRef":' in declared and _FILE in declared:
-        return json.dumps(_manifest(obj, base_dir), separators=(",", ":"), ensure_ascii=False)
+    if base_dir is not None and b'"passwordRef":' in declared and _FILE in declared:
+        return json.dumps(_manifest(obj, base_dir), separators=(",", ":"), ensure_ascii=False).encode()
     if drop:
-        return obj.model_dump_json(by_alias=True, exclude_none=True, exclude={"spec": drop})
+        data: bytes = obj.__pydantic_serializer__.to_json(obj, by_alias=True, exclude_none=True, exclude={"spec": drop})
+        return data
     return declared
 
 
-def items(state: DesiredState) -> tuple[list[str], list[str]]:
+def items(state: DesiredState) -> tuple[list[bytes], list[bytes]]:
     """The declared JSON and the snapshot item of every object, in ``state.objects`` order:
     each object is serialized once for both the snapshot and the ownership hashes an apply
     records. Built list by list (120k objects): only objects that may hold a resolved source or
     a ``passwordRef.file`` are looked at one by one."""
     objects = list(state.objects.values())
-    declared = list(map(declared_json, objects))
+    declared = declared_jsons(objects)
     manifests = declared.copy()
-    sourced = {kind for kind in set(map(type, objects)) if kind.source_fields}
-    candidates = [
-        i for i, (obj, text) in enumerate(zip(objects, declared, strict=True)) if type(obj) in sourced or _FILE in text
-    ]
+    sourced = tuple(kind for kind in set(map(type, objects)) if kind.source_fields)
+    candidates = sorted(
+        {i for i, obj in enumerate(objects) if isinstance(obj, sourced)}
+        | set(itertools.compress(range(len(declared)), map(operator.contains, declared, itertools.repeat(_FILE))))
+    )
     keys = list(state.objects) if candidates else []
     directories: dict[str, Path | None] = {}  # one Path per manifest file, not per object
     for i in candidates:
@@ -113,10 +117,10 @@ def items(state: DesiredState) -> tuple[list[str], list[str]]:
     return declared, manifests
 
 
-def pack(manifests: Iterable[str]) -> bytes:
+def pack(manifests: Iterable[bytes]) -> bytes:
     """Snapshot items (from ``items``) as the stored snapshot bytes."""
-    body = f'{{"snapshotVersion":{VERSION},"items":[{",".join(manifests)}]}}'
-    return gzip.compress(body.encode(), compresslevel=6, mtime=0)
+    body = b'{"snapshotVersion":%d,"items":[%s]}' % (VERSION, b",".join(manifests))
+    return gzip.compress(body, compresslevel=6, mtime=0)
 
 
 def snapshot(state: DesiredState) -> bytes:

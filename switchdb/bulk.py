@@ -16,6 +16,7 @@ import functools
 import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Dialect, Select, Table, type_coerce
@@ -25,6 +26,8 @@ from switchdb import changes
 
 Processor = Callable[[Any], Any] | None
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_NUMBERS = frozenset({bool, int, float, Decimal})  # equal across types: True == 1 == Decimal(1)
+_JSON_OK = frozenset({dict, list, *_SCALARS})  # types whose repr tells values apart (nested too)
 UNCOUNTED_FROM = 500  # rows: from here on SQLite, the counting trigger steps aside (``switchdb.changes``)
 
 
@@ -64,18 +67,23 @@ def _json_text(dialect: Dialect) -> Callable[[Any], Any]:
 
 
 def _once_per_distinct(values: Sequence[Any], process: Callable[[Any], Any]) -> list[Any]:
-    """A column through a bind or result processor, once per distinct (type, value): a deck's
-    100k rates have a few thousand distinct amounts and one date. The type is part of the key so
-    that ``True`` is still refused where ``Decimal(1)`` is accepted. Unhashable values (JSON)
-    go one by one."""
+    """A column through a bind or result processor, once per distinct value: a deck's 100k rates
+    have a few thousand distinct amounts and one date. Values of two number types go by (type,
+    value), so that ``True`` is still refused where ``Decimal(1)`` (equal, same hash) is
+    accepted; otherwise by value alone. Unhashable values (JSON) go one by one."""
+    if len(set(map(type, values)) & _NUMBERS) > 1:
+        keys: Sequence[Any] = list(zip(map(type, values), values))
+        unpack = True
+    else:
+        keys, unpack = values, False
     try:
-        distinct = set(zip(map(type, values), values))
+        distinct = set(keys)
     except TypeError:
         return list(map(process, values))
     if 2 * len(distinct) > len(values):
         return list(map(process, values))
-    table = {typed: process(typed[1]) for typed in distinct}
-    return list(map(table.__getitem__, zip(map(type, values), values)))
+    table = {key: process(key[1] if unpack else key) for key in distinct}
+    return list(map(table.__getitem__, keys))
 
 
 def _is_json(table: Table, column: str) -> bool:
@@ -84,37 +92,14 @@ def _is_json(table: Table, column: str) -> bool:
 
 def _json_bound(values: Sequence[Any], process: Callable[[Any], Any]) -> list[Any]:
     """A JSON column as text, each distinct value serialized once: ``{}``, ``["PCMU", "PCMA"]``
-    and labels repeat across 100k rows. A list's key is its items with their types (so ``[1]``
-    and ``[True]`` stay apart), a map's its pairs with the values' types; a nested value is
-    unhashable and goes through the processor on its own."""
-    empty = {dict: process({}), list: process([])}
-    made: dict[Any, Any] = {}
-    texts: list[Any] = []
-    append = texts.append
-    for value in values:
-        kind = type(value)
-        if kind is dict:
-            if not value:
-                append(empty[dict])
-                continue
-            key: Any = (dict, tuple(value.items()), tuple(map(type, value.values())))
-        elif kind is list:
-            if not value:
-                append(empty[list])
-                continue
-            key = (list, tuple(value), tuple(map(type, value)))
-        else:
-            append(process(value))
-            continue
-        try:
-            text = made.get(key)
-        except TypeError:  # a nested list or map
-            append(process(value))
-            continue
-        if text is None:
-            text = made[key] = process(value)
-        append(text)
-    return texts
+    and labels repeat across 100k rows. Values are told apart by ``repr`` (made in C, a pass
+    over the column with no Python per row): it keeps ``[1]``, ``[True]`` and ``["1"]`` apart,
+    and two equal values whose reprs differ (a map in another order) are only serialized twice."""
+    if set(map(type, values)) <= _JSON_OK:  # the engine's JSON is plain data (``model_dump(mode='json')``)
+        reprs = list(map(repr, values))
+        texts = {text: process(value) for text, value in dict(zip(reprs, values)).items()}
+        return list(map(texts.__getitem__, reprs))
+    return list(map(process, values))  # something unusual (a custom type): one by one
 
 
 def columns_of(rows: Sequence[Mapping[str, Any]]) -> dict[str, Sequence[Any]]:

@@ -180,7 +180,11 @@ def test_repeated_json_is_stored_as_sqlalchemy_stores_each_value(engine: sa.Engi
         ({"region": "us", "tier": "gold"}, ["gold", "wholesale"]),  # same map, other order; other list
         ({"tier": "gold"}, ["wholesale"]),
         ({}, []),
-        ({"n": 1}, [1, "1"]),  # not all strings: serialized one by one
+        ({"n": 1}, [1, "1"]),
+        ({"n": True}, [True, "1"]),  # equal to the row above (True == 1), stored apart
+        ({"n": 1.0}, [1.0, "1"]),
+        ({"n": {"deep": [1]}}, [[1], ["1"]]),
+        ({"n": {"deep": [True]}}, [[True], ["1"]]),
     ]
     rows = [{**_customer_row(i), "labels": labels, "tags": tags} for i, (labels, tags) in enumerate(variants * 4)]
     with engine.begin() as conn:
