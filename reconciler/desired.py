@@ -24,7 +24,6 @@ from resources.state import DesiredState
 
 Contexts = Callable[[int], DeriveContext]  # the i-th object's context, made when asked for
 _SPEC = operator.attrgetter("spec")
-_META = operator.attrgetter("metadata.labels", "metadata.annotations")
 
 
 def _child_rows(child: ChildMap, items: list[Any], ctx: Callable[[], DeriveContext]) -> list[Row]:
@@ -48,10 +47,7 @@ def _kind_rows(
 ) -> tuple[list[ObjectRows], list[tuple[int, SecretFieldError]]]:
     """The rows of objects of one kind, and the (position, error) of those whose secrets failed."""
     specs = list(map(_SPEC, objects))
-    rows: list[Row] = list(map(kmap.read_row, specs))
-    for row, (labels, notes) in zip(rows, map(_META, objects), strict=True):
-        row["labels"] = dict(labels)
-        row["annotations"] = dict(notes)
+    rows: list[Row] = list(map(kmap.read_object, objects))
     failed: dict[int, SecretFieldError] = {}
     for derived in kmap.derived:
         for index, (spec, row) in enumerate(zip(specs, rows, strict=True)):

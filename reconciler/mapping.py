@@ -96,31 +96,46 @@ def _tuple_getter(attrs: list[str]) -> Callable[[Any], tuple[Any, ...]]:
     return operator.attrgetter(*attrs)
 
 
-def row_reader(fields: tuple[FieldMap, ...]) -> Callable[[Any], dict[str, Any]]:
-    """``{column: value}`` of ``fields`` read from one model: the plain attributes in one C call
+def row_reader(
+    fields: tuple[FieldMap, ...], *, within: str | None = None, also: Mapping[str, str] | None = None
+) -> Callable[[Any], dict[str, Any]]:
+    """``{column: value}`` of ``fields`` read from one model: the attributes in one C call
     (``attrgetter`` of all of them), fields of one nested model (``address.city``...) in one
-    more unless it is absent, the rest (deeper paths, JSON) through their readers."""
-    plain = [f for f in fields if f.attr is not None]
+    more unless it is absent, deeper paths through their readers; JSON and secret references
+    are then turned into plain data.
+
+    ``within`` names the attribute the fields are relative to (an object's ``spec``), so one
+    call reads a whole object; ``also`` adds columns read as they are from dotted paths of the
+    item (``metadata.labels``): the row holds those values themselves, which it never changes.
+    """
+    plain = [f for f in fields if len(f.attrs) == 1]
     nested: dict[str, list[FieldMap]] = {}
     for f in fields:
-        if f.attr is None and len(f.attrs) == 2 and f.role not in _CONVERTED:
+        if len(f.attrs) == 2:
             nested.setdefault(f.attrs[0], []).append(f)
-    grouped = {id(f) for group in nested.values() for f in group}
-    other = [(f.column, f.read) for f in fields if f.attr is None and id(f) not in grouped]
-    columns = tuple(f.column for f in plain)
-    getter = _tuple_getter([f.attr or "" for f in plain]) if plain else (lambda item: ())
+    other = [(f.column, f.read) for f in fields if len(f.attrs) > 2]
+    converted = tuple(f.column for f in fields if f.role in _CONVERTED and len(f.attrs) <= 2)
+    extra = dict(also or {})
+    columns = (*(f.column for f in plain), *extra)
+    getter = _tuple_getter([f.attrs[0] for f in plain]) if plain else (lambda item: ())
+    get_extra = _tuple_getter(list(extra.values())) if extra else (lambda item: ())
     parts = [
         (operator.attrgetter(first), tuple(f.column for f in group), _tuple_getter([f.attrs[1] for f in group]))
         for first, group in nested.items()
     ]
+    inner = operator.attrgetter(within) if within else (lambda item: item)
 
     def read(item: Any) -> dict[str, Any]:
-        row = dict(zip(columns, getter(item), strict=True))
+        model = inner(item)
+        row = dict(zip(columns, getter(model) + get_extra(item), strict=True))
         for get_part, part_columns, get_values in parts:
-            part = get_part(item)
+            part = get_part(model)
             row.update(zip(part_columns, get_values(part) if part is not None else (None,) * len(part_columns)))
+        for column in converted:  # JSON and secret references: plain data, the row's own copy
+            if type(row[column]) not in _SCALARS:
+                row[column] = _jsonable(row[column])
         for column, reader in other:
-            row[column] = reader(item)
+            row[column] = reader(model)
         return row
 
     return read
@@ -260,8 +275,9 @@ class KindMap:
         return frozenset(c for d in self.derived if d.sensitive for c in d.columns)
 
     @cached_property
-    def read_row(self) -> Callable[[Any], dict[str, Any]]:
-        return row_reader(self.fields)
+    def read_object(self) -> Callable[[Any], dict[str, Any]]:
+        """An object's main row, its labels and annotations included."""
+        return row_reader(self.fields, within="spec", also={c: f"metadata.{c}" for c in self.meta_columns})
 
     @cached_property
     def references(self) -> tuple[FieldMap, ...]:

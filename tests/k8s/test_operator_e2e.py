@@ -105,15 +105,22 @@ def _wait_condition(
     status: str,
     reason: str | None = None,
     *,
+    generation: int | None = None,
     timeout: float = REACT,
 ) -> dict[str, Any]:
+    """The condition once it has ``status`` (and ``reason``), for ``generation`` when given: the
+    condition of the generation before an edit may still stand when the database has changed."""
+
     def probe() -> dict[str, Any] | None:
         found = _condition(cluster, namespace, resource, name, kind)
-        if found.get("status") == status and (reason is None or found.get("reason") == reason):
-            return found
-        return None
+        if found.get("status") != status or (reason is not None and found.get("reason") != reason):
+            return None
+        if generation is not None and found.get("observedGeneration") != generation:
+            return None
+        return found
 
-    return wait_until(probe, timeout=timeout, what=f"{resource}/{name} {kind}={status} {reason or ''}")
+    what = f"{resource}/{name} {kind}={status} {reason or ''}{f' at generation {generation}' if generation else ''}"
+    return wait_until(probe, timeout=timeout, what=what)
 
 
 def _wait_ready(cluster: KubeCluster, namespace: str, target: str, *, timeout: float = REACT) -> None:
@@ -197,8 +204,8 @@ def test_edit_updates_the_row_and_delete_removes_it(
         timeout=REACT,
         what="the edited display name in the database",
     )
-    synced = _wait_condition(kube_crds, kube_namespace, "customer", "acme", "Synced", "True")
-    assert synced["observedGeneration"] == 2
+    synced = _wait_condition(kube_crds, kube_namespace, "customer", "acme", "Synced", "True", generation=2)
+    assert synced["reason"] == "ReconcileSuccess"
     # Whichever ran first (the update handler or the drift timer) applied it as an edit.
     applied = wait_until(
         lambda: [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from support.db import customer_row
@@ -195,3 +196,20 @@ def test_repeated_json_is_stored_as_sqlalchemy_stores_each_value(engine: sa.Engi
         name[3:]: text for name, text in stored.items() if name.startswith("sa-")
     }
     assert stored["customer-1"] == '{"region": "us", "tier": "gold"} ["gold", "wholesale"]'
+
+
+def test_a_column_null_in_every_row_stays_null_and_a_default_is_never_taken_for_it(engine: sa.Engine) -> None:
+    """Columns NULL in every row are left out of the INSERT, which must not change what is
+    stored: NULL where the column has no default, and a refused NULL (not the default ``{}``)
+    where it is NOT NULL with one."""
+    table = metadata.tables["customers"]
+    rows = [{**_customer_row(i), "daily_spend_limit": None, "website": None} for i in range(3)]
+    with engine.begin() as conn:
+        insert_rows(conn, table, rows)
+        conn.execute(sa.insert(table), [{**r, "name": "sa-" + r["name"]} for r in rows])
+    assert _read(engine, "customer-1") == _read(engine, "sa-customer-1")
+    assert _read(engine, "customer-1")["daily_spend_limit"] is None
+    assert _read(engine, "customer-1")["website"] is None
+    no_labels = [{**_customer_row(10 + i), "labels": None} for i in range(3)]
+    with pytest.raises((sa.exc.IntegrityError, psycopg.IntegrityError)), engine.begin() as conn:
+        insert_rows(conn, table, no_labels)  # COPY raises the driver's own error
