@@ -136,6 +136,25 @@ def test_unset_environment_variable_is_a_validation_error_at_the_reference(
     assert dump(engine) == before
 
 
+def test_every_unresolvable_secret_is_reported_at_once_in_declaration_order(
+    engine, manifests, monkeypatch, tmp_path, secrets
+):
+    """Rows are made a run of one kind at a time; the problems of different kinds still come all
+    together, each at its own reference, in the order of the files."""
+    for secret in ("sip", "portal"):
+        monkeypatch.delenv(secrets[secret].env)
+    state = resources.load([manifests.write(tmp_path / "switch")])
+    with pytest.raises(ValidationError) as caught:
+        plan(engine, state)
+    found = [(ObjectKey(p.kind, p.namespace, p.name), p.field) for p in caught.value.problems]
+    assert ("CredentialAuthentication", "default", "acme-1001") in [k for k, _ in found]
+    assert (ObjectKey("Customer", "default", "acme-voip"), "spec.contacts[0].passwordRef") in found
+    assert {field for _, field in found} <= {"spec.passwordRef", "spec.contacts[0].passwordRef"}
+    order = list(state.objects)
+    assert [order.index(k) for k, _ in found] == sorted(order.index(k) for k, _ in found)
+    assert all(p.line is not None for p in caught.value.problems)
+
+
 def test_password_file_is_read_relative_to_the_manifest(engine, manifests, apply_state, sql, tmp_path, secrets):
     manifests.edit(
         "CredentialAuthentication/acme-1001",
