@@ -32,6 +32,7 @@ from resources.meta import DEFAULT_NAMESPACE, ObjectKey, Resource
 from resources.positions import PositionIndex
 from resources.state import DesiredState, Source
 from resources.versions import DEFAULT_REGISTRY, Registry, UnknownKind, UnknownVersion
+from resources.yamlresolve import safe_yaml
 
 IGNORE_FILE = ".trunklineignore"
 STDIN = "-"
@@ -66,10 +67,10 @@ class _PositionedConstructor(SafeConstructor):
 
 def _parse_all(text: str) -> list[Any]:
     try:
-        return list(YAML(typ="safe", pure=False).load_all(text))
+        return list(safe_yaml().load_all(text))
     except (ValueError, OverflowError):
         # Rare, so the (slower) positioned constructor only runs again to say where.
-        yaml = YAML(typ="safe", pure=False)
+        yaml = safe_yaml()
         yaml.Constructor = _PositionedConstructor
         return list(yaml.load_all(text))
 
