@@ -7,6 +7,10 @@ authorizations waited 15-50 ms behind it, more the later in the minute (bench/RE
 to end). Here it runs in a spawned process with its own engine, on another core, and the sidecar's
 thread only waits for the answer. The rows written are the same.
 
+The process leaves on its own when the sidecar is gone, however it went (SIGKILL, OOM): a pool
+worker otherwise waits on its task queue forever, and a sidecar restarted by systemd left one
+orphan of ~75 MB per restart.
+
 ``roll_up(engine, since)`` is the transaction both paths use. On SQLite it takes the write lock
 at BEGIN: a deferred transaction read the CDRs, then failed with "database is locked" when a CDR
 batch had committed meanwhile (WAL cannot upgrade a stale snapshot; ~30 failed passes a minute at
@@ -16,6 +20,9 @@ batch had committed meanwhile (WAL cannot upgrade a stale snapshot; ~30 failed p
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 
@@ -24,6 +31,7 @@ from sqlalchemy import Engine
 from rating import stats
 from rating.ledger import writing
 
+PARENT_CHECK = 1.0  # seconds between the worker's looks at whether the sidecar still lives
 _engines: dict[str, Engine] = {}  # in the worker process: one engine per database, kept
 
 
@@ -32,7 +40,12 @@ class StatsWorker:
 
     def __init__(self, engine: Engine) -> None:
         self._url = engine.url.render_as_string(hide_password=False)
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_leave_with_parent,
+            initargs=(os.getpid(),),
+        )
 
     def start(self) -> None:
         """Start the process and its imports now (blocking), not on the first roll-up."""
@@ -52,6 +65,17 @@ def roll_up(engine: Engine, since: datetime) -> int:
         conn = writing(raw)
         with conn.begin():
             return stats.roll_up(conn, since)
+
+
+def _leave_with_parent(parent: int) -> None:
+    """In the worker: exit as soon as ``parent`` (the sidecar) is no longer its parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK)
+        os._exit(0)  # nothing to flush: a roll-up under way is one transaction, rolled back
+
+    threading.Thread(target=watch, name="trunkline-parent-watch", daemon=True).start()
 
 
 def _ready() -> None:

@@ -134,3 +134,46 @@ def test_tail_keeps_the_offset_when_rating_fails(tmp_path: Path) -> None:
         tail.poll()
     assert tail.offsets().get("a.jsonl", 0) == 0
     assert tail.poll().cdrs == 3 and calls == [3, 3]
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (read from /proc: the kernel's own account)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for a reaper does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_statistics_process_leaves_when_the_sidecar_is_killed(db_url: str, world: Any, tmp_path: Path) -> None:
+    """kill -9 runs no cleanup: the statistics process must notice on its own that its sidecar is
+    gone (it used to wait on its task queue for ever, one orphan per sidecar restart)."""
+    sidecar = SidecarProcess(db_url, tmp_path / "sidecar.log")
+    try:
+        # its children: the statistics process, and multiprocessing's resource tracker
+        [worker] = [pid for pid in _children(sidecar.process.pid) if b"spawn_main" in _cmdline(pid)]
+        assert _running(worker)
+    finally:
+        sidecar.kill()
+    wait_until(lambda: not _running(worker), timeout=15, what=f"statistics process {worker} to exit")
