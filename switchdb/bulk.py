@@ -98,6 +98,8 @@ def _json_bound(values: Sequence[Any], process: Callable[[Any], Any]) -> list[An
     over the column with no Python per row): it keeps ``[1]``, ``[True]`` and ``["1"]`` apart,
     and two equal values whose reprs differ (a map in another order) are only serialized twice."""
     if set(map(type, values)) <= _JSON_OK:  # the engine's JSON is plain data (``model_dump(mode='json')``)
+        if not any(values) and len(set(map(type, values))) == 1:  # all ``{}`` (most labels), all ``[]``
+            return [process(values[0])] * len(values)
         reprs = list(map(repr, values))
         texts = {text: process(value) for text, value in dict(zip(reprs, values)).items()}
         return list(map(texts.__getitem__, reprs))
