@@ -21,7 +21,7 @@ from reconciler import snapshot
 from reconciler.mapping import ChildMap, KindMap
 from reconciler.observe import LiveState
 from reconciler.plan import Change, Plan
-from reconciler.rows import Row, declared_digest, declared_digests, same
+from reconciler.rows import Row, declared_digests, same
 from resources.meta import ObjectKey
 from resources.state import DesiredState
 from switchdb.bulk import allocate_ids, columns_of, insert_columns
@@ -184,15 +184,9 @@ def _digests_and_snapshot(plan: Plan, state: DesiredState | None) -> tuple[list[
     if state is None:
         return [c.after.digest() for c in written if c.after is not None], None
     declared, manifests = snapshot.items(state)
-    if 2 * len(written) > len(declared):  # most objects are written (a cold apply): hash them all from C
-        by_key = dict(zip(state.objects, declared_digests(declared)))
-        digests = [by_key.get(c.key) or c.after.digest() for c in written]  # type: ignore[union-attr]
-    else:
-        position = dict(zip(state.objects, range(len(declared))))
-        digests = [
-            declared_digest(declared[i]) if (i := position.get(c.key)) is not None else c.after.digest()  # type: ignore[union-attr]
-            for c in written
-        ]
+    position = dict(zip(state.objects, range(len(declared))))
+    # every written object is in ``state`` (an unscoped plan's desired rows are made from all of it)
+    digests = declared_digests(declared[position[c.key]] for c in written)
     return digests, snapshot.pack(manifests)
 
 
@@ -215,10 +209,9 @@ def _record_ownership(
                     delete(table).where(table.c.kind == kind, table.c.namespace == namespace, table.c.name.in_(names))
                 )
     written = [c.key for c in _written(plan)]
-    hashes = list(digests)
     generations = [1] * len(written)  # all of a cold apply's
     if live.owned:
-        for index, (key, digest) in enumerate(zip(written, hashes, strict=True)):
+        for index, (key, digest) in enumerate(zip(written, digests, strict=True)):
             previous = live.owned.get(key)
             if previous is not None:
                 generations[index] = previous.generation + (previous.spec_hash != digest)
@@ -228,7 +221,7 @@ def _record_ownership(
         "namespace": namespaces,
         "name": names,
         "row_id": list(map(ids.__getitem__, written)),
-        "spec_hash": hashes,
+        "spec_hash": digests,
         "generation": generations,
         "revision_id": [revision_id] * len(written),
         "applied_at": [datetime.now(UTC)] * len(written),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from reconciler.derived import DeriveContext, SecretFieldError
@@ -106,16 +105,6 @@ def desired_rows(
     """Rows for every object (or just ``keys``), in their order; all secret problems are raised
     together."""
     wanted = list(state.objects if keys is None else keys)
-    directories: dict[str, Path | None] = {}
-
-    def base_dir(key: ObjectKey) -> Path | None:
-        source = state.sources.get(key)
-        if source is None:
-            return None
-        if source.file not in directories:
-            directories[source.file] = None if source.file.startswith("<") else Path(source.file).parent
-        return directories[source.file]
-
     made: list[ObjectRows] = []
     problems: list[Problem] = []
     for kind, run in itertools.groupby(wanted, key=operator.itemgetter(0)):
@@ -124,7 +113,7 @@ def desired_rows(
 
         def context(index: int, run_keys: list[ObjectKey] = run_keys) -> DeriveContext:
             key = run_keys[index]
-            return DeriveContext(secrets, key.namespace, key.name, base_dir(key))
+            return DeriveContext(secrets, key.namespace, key.name, state.directory(key))
 
         rows, failed = _kind_rows(kinds[kind], run_keys, objects, context)
         made.extend(rows)

@@ -18,13 +18,13 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Table
 
+from reconciler.rows import PLAIN_TYPES
 from resources.kinds import KINDS
 from resources.meta import Resource
 from switchdb import naming
 from switchdb.tables import metadata
 
 Reader = Callable[[Any], Any]
-_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _attr_path(model: type[BaseModel], path: tuple[str, ...]) -> tuple[str, ...]:
@@ -56,9 +56,9 @@ def _reader(attrs: tuple[str, ...], role: str) -> Reader:
 
 
 def _jsonable(value: Any) -> Any:
-    if type(value) in _SCALARS:
+    if type(value) in PLAIN_TYPES:
         return value
-    if type(value) is list and set(map(type, value)) <= _SCALARS:
+    if type(value) is list and set(map(type, value)) <= PLAIN_TYPES:
         return list(value)  # codecs, dial strings, prefixes: a flat list, copied in C
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -81,11 +81,6 @@ class FieldMap:
     @property
     def label(self) -> str:
         return ".".join(self.path)
-
-    @property
-    def attr(self) -> str | None:
-        """The one plain attribute it reads, when that is all it does."""
-        return self.attrs[0] if len(self.attrs) == 1 and self.role not in _CONVERTED else None
 
 
 def _tuple_getter(attrs: list[str]) -> Callable[[Any], tuple[Any, ...]]:
@@ -138,7 +133,7 @@ def row_reader(
             part = get_part(model)
             row.update(zip(part_columns, get_values(part) if part is not None else (None,) * len(part_columns)))
         for column in converted:  # JSON and secret references: plain data, the row's own copy
-            if type(row[column]) not in _SCALARS:
+            if type(row[column]) not in PLAIN_TYPES:
                 row[column] = _jsonable(row[column])
         for column, reader in other:
             row[column] = reader(model)

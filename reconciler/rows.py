@@ -22,12 +22,12 @@ from resources.meta import ObjectKey
 Row = dict[str, Any]
 
 
-_PLAIN = frozenset({str, int, bool, float, type(None)})
+PLAIN_TYPES = frozenset({str, int, bool, float, type(None)})  # values JSON holds as they are
 
 
 def canonical(value: Any) -> Any:
     """A JSON-safe, order-stable form: Decimals by value (10.50 == 10.5), times in UTC ISO."""
-    if type(value) in _PLAIN:  # most values: nothing to do (checked first: this runs per cell)
+    if type(value) in PLAIN_TYPES:  # most values: nothing to do (checked first: this runs per cell)
         return value
     if isinstance(value, Decimal):
         normalized = value.normalize()
@@ -69,12 +69,12 @@ def declared_jsons(objects: Sequence[Any]) -> list[bytes]:
     return out
 
 
+_HEXDIGEST = operator.methodcaller("hexdigest")
+
+
 def declared_digests(data: Iterable[bytes]) -> list[str]:
     """``declared_digest`` of each, hashed from C."""
     return list(map(_HEXDIGEST, map(hashlib.sha256, data)))
-
-
-_HEXDIGEST = operator.methodcaller("hexdigest")
 
 
 def declared_digest(data: bytes) -> str:

@@ -104,16 +104,8 @@ def items(state: DesiredState) -> tuple[list[bytes], list[bytes]]:
         | set(itertools.compress(range(len(declared)), map(operator.contains, declared, itertools.repeat(_FILE))))
     )
     keys = list(state.objects) if candidates else []
-    directories: dict[str, Path | None] = {}  # one Path per manifest file, not per object
     for i in candidates:
-        source = state.sources.get(keys[i])
-        if source is None:
-            base_dir = None
-        elif source.file not in directories:
-            base_dir = directories[source.file] = None if source.file.startswith("<") else Path(source.file).parent
-        else:
-            base_dir = directories[source.file]
-        manifests[i] = _item(objects[i], base_dir, declared[i])
+        manifests[i] = _item(objects[i], state.directory(keys[i]), declared[i])
     return declared, manifests
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from resources.errors import Problem, render_path
@@ -25,6 +26,7 @@ class DesiredState:
     sources: dict[ObjectKey, Source] = field(default_factory=dict)
     config_maps: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     positions: PositionIndex = field(default_factory=PositionIndex, repr=False)
+    _directories: dict[str, Path | None] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -37,6 +39,17 @@ class DesiredState:
 
     def get(self, key: ObjectKey) -> Resource | None:
         return self.objects.get(key)
+
+    def directory(self, key: ObjectKey) -> Path | None:
+        """The directory of the manifest ``key`` was declared in, which a relative
+        ``passwordRef.file`` is read from; None for objects from stdin or a snapshot. One
+        ``Path`` per file, not per object (120k objects come from a few dozen files)."""
+        source = self.sources.get(key)
+        if source is None:
+            return None
+        if source.file not in self._directories:
+            self._directories[source.file] = None if source.file.startswith("<") else Path(source.file).parent
+        return self._directories[source.file]
 
     def of_kind(self, kind: str) -> list[Resource]:
         return [obj for key, obj in self.objects.items() if key.kind == kind]

@@ -26,6 +26,7 @@ from sqlalchemy.types import NullType
 from switchdb import changes
 
 Processor = Callable[[Any], Any] | None
+Binder = Callable[[Sequence[Any]], Sequence[Any]]  # a column's values -> the driver's
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _NUMBERS = frozenset({bool, int, float, Decimal})  # equal across types: True == 1 == Decimal(1)
 _JSON_OK = frozenset({dict, list, *_SCALARS})  # types whose repr tells values apart (nested too)
@@ -33,12 +34,19 @@ _NONES = itertools.repeat(None)
 UNCOUNTED_FROM = 500  # rows: from here on SQLite, the counting trigger steps aside (``switchdb.changes``)
 
 
-def _processors(conn: Connection, table: Table, columns: Sequence[str]) -> list[Processor]:
+def _binders(conn: Connection, table: Table, columns: Sequence[str]) -> list[Binder | None]:
+    """How each column's values become the driver's (None: as they are): JSON through its text,
+    the rest through the type's bind processor, each once per distinct value."""
     dialect = conn.dialect
-    return [
-        _json_text(dialect) if isinstance(table.c[name].type, JSON) else _processor(table.c[name].type, dialect)
-        for name in columns
-    ]
+    binders: list[Binder | None] = []
+    for name in columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, JSON):
+            binders.append(functools.partial(_json_bound, process=_json_text(dialect)))
+        else:
+            process = _processor(column_type, dialect)
+            binders.append(None if process is None else functools.partial(_once_per_distinct, process=process))
+    return binders
 
 
 def _processor(column_type: Any, dialect: Dialect) -> Processor:
@@ -88,17 +96,14 @@ def _once_per_distinct(values: Sequence[Any], process: Callable[[Any], Any]) -> 
     return list(map(table.__getitem__, keys))
 
 
-def _is_json(table: Table, column: str) -> bool:
-    return isinstance(table.c[column].type, JSON)
-
-
 def _json_bound(values: Sequence[Any], process: Callable[[Any], Any]) -> list[Any]:
     """A JSON column as text, each distinct value serialized once: ``{}``, ``["PCMU", "PCMA"]``
     and labels repeat across 100k rows. Values are told apart by ``repr`` (made in C, a pass
     over the column with no Python per row): it keeps ``[1]``, ``[True]`` and ``["1"]`` apart,
     and two equal values whose reprs differ (a map in another order) are only serialized twice."""
-    if set(map(type, values)) <= _JSON_OK:  # the engine's JSON is plain data (``model_dump(mode='json')``)
-        if not any(values) and len(set(map(type, values))) == 1:  # all ``{}`` (most labels), all ``[]``
+    types = set(map(type, values))
+    if types <= _JSON_OK:  # the engine's JSON is plain data (``model_dump(mode='json')``)
+        if len(types) == 1 and not any(values):  # all ``{}`` (most labels), all ``[]``
             return [process(values[0])] * len(values)
         reprs = list(map(repr, values))
         texts = {text: process(value) for text, value in dict(zip(reprs, values)).items()}
@@ -138,12 +143,8 @@ def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequenc
     ] or names[:1]
     columns = {n: columns[n] for n in names}
     values = [
-        cells
-        if process is None
-        else _json_bound(cells, process)
-        if _is_json(table, name)
-        else _once_per_distinct(cells, process)
-        for name, cells, process in zip(names, columns.values(), _processors(conn, table, names), strict=True)
+        cells if bind is None else bind(cells)
+        for cells, bind in zip(columns.values(), _binders(conn, table, names), strict=True)
     ]
     rows = list(zip(*values, strict=True))
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in names)
