@@ -106,8 +106,7 @@ class Sidecar:
     def rate(self, cdrs: list[Cdr]) -> RateResult:
         """Rate a batch (blocking); committed when this returns. Ends the dialogs, counts the outcomes."""
         view = self.state.current()  # never rate against a directory older than the newest revision
-        # the heap is frozen (freeze_heap): pausing the collector per batch would only cost
-        result = rate_cdrs(self.engine, view.directory, cdrs, now=self.state.now(), pause_gc=False)
+        result = rate_cdrs(self.engine, view.directory, cdrs, now=self.state.now())
         for cdr in cdrs:
             self.state.limits.end(cdr.call_id)
         counts: dict[tuple[str, str], int] = {}

@@ -22,10 +22,11 @@ from support.polling import wait_until
 from support.rating_world import BATCH, COBALT, MANIFESTS, apply_world
 from support.sidecar import ServerThread, http, metric, parse_metrics
 
-from rating import rater, stats, stats_worker
+from rating import stats, stats_worker
 from rating.service import SIDECAR, create_app
 from rating.sidecar import LOOP_LAG_INTERVAL
 from rating.state import load_view
+from resources import gcpause
 from switchdb.tables.rating import stats_minute
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the collector, not the backend
@@ -136,18 +137,20 @@ def test_a_roll_up_holds_sqlites_write_lock_from_its_begin(engine: Any, monkeypa
     assert held == [True]
 
 
-def test_the_sidecar_rates_without_pausing_the_collector(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Its heap is frozen, so a pause saves nothing, and ending one walks the frozen generation
-    # (before resources.gcpause.freeze_heap kept a flag, it asked gc.get_freeze_count(): ~1 ms a batch).
+def test_rating_a_batch_leaves_the_sidecars_heap_frozen(engine: Any) -> None:
+    """A batch is rated under the collector pause; ending it must not thaw the frozen directory
+    (the next full collection would walk it again: the stalls freezing removed)."""
     from support.rating_world import parse
 
-    from rating.sidecar import Sidecar
+    from rating.sidecar import Sidecar, freeze_heap
 
-    enabled: list[bool] = []
-    rate = rater._rate_cdrs
-    monkeypatch.setattr(rater, "_rate_cdrs", lambda *args: enabled.append(gc.isenabled()) or rate(*args))
     sidecar = Sidecar(engine)
     sidecar.state.load()
-    sidecar.rate(parse([record for record, *_ in BATCH]))
-    rater.rate_cdrs(engine, sidecar.state.view.directory, parse([record for record, *_ in BATCH]))
-    assert enabled == [True, False]  # the sidecar's batch, then `trunkline rate`'s (paused)
+    freeze_heap(full=True)
+    try:
+        directory = sidecar.state.view.directory
+        sidecar.rate(parse([record for record, *_ in BATCH]))
+        assert sidecar.state.view.directory is directory
+        assert not tracked(directory), "the pause thawed the heap"
+    finally:
+        gcpause.thaw_heap()
