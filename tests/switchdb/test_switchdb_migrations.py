@@ -95,23 +95,28 @@ def test_open_without_upgrade_leaves_the_database_alone(sqlite_url: str) -> None
         engine.dispose()
 
 
-def test_concurrent_first_use_creates_the_schema_once(db_url: str) -> None:
+def _open_at_once(url: str, count: int = 4) -> list[BaseException]:
+    """``open_database(url)`` from ``count`` threads released together; what they raised."""
     errors: list[BaseException] = []
-    start = threading.Barrier(4)
+    start = threading.Barrier(count)
 
     def open_one() -> None:
         try:
             start.wait()
-            open_database(db_url).dispose()
+            open_database(url).dispose()
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    threads = [threading.Thread(target=open_one) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == []
+    return errors
+
+
+def test_concurrent_first_use_creates_the_schema_once(db_url: str) -> None:
+    assert _open_at_once(db_url) == []
     engine = open_database(db_url)
     try:
         with engine.connect() as conn:
@@ -123,23 +128,7 @@ def test_concurrent_first_use_creates_the_schema_once(db_url: str) -> None:
 def test_new_sqlite_files_opened_four_at_once_never_report_locked(tmp_path: Path) -> None:
     """Switching a new file to WAL takes an exclusive lock SQLite does not wait for: without the
     retry, 11 of 40 such races failed with "database is locked"; 12 rounds catch it nearly always."""
-    errors: list[BaseException] = []
-    for round_ in range(12):
-        url = f"sqlite:///{tmp_path / f'race-{round_}.db'}"
-        start = threading.Barrier(4)
-
-        def open_one(url: str = url, start: threading.Barrier = start) -> None:
-            try:
-                start.wait()
-                open_database(url).dispose()
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=open_one) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    errors = [e for round_ in range(12) for e in _open_at_once(f"sqlite:///{tmp_path / f'race-{round_}.db'}")]
     assert errors == []
 
 
