@@ -26,6 +26,10 @@ counts the 11 children of 10k customers; with the customers and the card the ful
     python bench/bench_engine.py --db sqlite --customers 10000 --deck-rows 100000   # full size
     python bench/bench_engine.py --db postgres --customers 10000 --deck-rows 100000
 
+``--phases`` (SQLite) adds one more cold apply with the engine's phases timed
+(bench/apply_phases.py); ``--stock-yaml`` loads with stock ruamel instead of the loader's
+remembering resolver, to compare what follows the load on each heap.
+
 PostgreSQL is a throwaway server started from tests/support/postgres.py (needs the server
 binaries: ``make system-deps``).
 """
@@ -42,11 +46,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from apply_phases import cold_apply_phases
 from common import Timing, databases, figures, load_average, machine, profiled, ratio, table, timed
 from gen import PASSWORD_ENV, generate
+from ruamel.yaml import YAML
 from sqlalchemy import Engine
 
 import resources
+import resources.loader
 from reconciler.apply import RevisionInfo
 from reconciler.desired import desired_rows
 from reconciler.mapping import kind_maps
@@ -208,6 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deck-rows", type=int, default=10_000, help="CSV deck rows (default 10000; full: 100000)")
     parser.add_argument("--change-percent", type=float, default=1.0, help="objects changed for the re-plan")
     parser.add_argument("--profile", action="store_true", help="cProfile the cold apply and the no-op plan")
+    parser.add_argument(
+        "--phases", action="store_true", help="SQLite: one more cold apply, its phases timed (apply_phases.py)"
+    )
+    parser.add_argument(
+        "--stock-yaml",
+        action="store_true",
+        help="load with stock ruamel instead of the loader's remembering resolver (the loaded heap differs)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault(PASSWORD_ENV, "bench-only-not-a-secret")
 
@@ -229,6 +244,8 @@ def run(args: argparse.Namespace, tmp: Path, url: str, raw_url: str, server: str
         changed = generate(
             tmp / "changed", customers=args.customers, deck_rows=args.deck_rows, change_percent=args.change_percent
         )
+    if args.stock_yaml:  # what the state was loaded with before resources/yamlresolve.py
+        resources.loader.safe_yaml = lambda: YAML(typ="safe", pure=False)
     with timed("load: resources.load(baseline)", results) as load_base:
         state = resources.load([tmp / "base"])
     with timed("load: resources.load(changed)", results) as load_changed:
@@ -306,6 +323,9 @@ def run(args: argparse.Namespace, tmp: Path, url: str, raw_url: str, server: str
         print(f"- no-op plan of 110k objects under 5 s on SQLite: {noop.wall:.2f} s -> {verdict}{scale}")
     verdict = "met" if cold.wall <= 3 * raw_write.wall else "MISSED"
     print(f"- cold apply within 3x the raw bulk insert: {ratio(cold.wall, raw_write.wall)} -> {verdict}")
+    if args.phases and args.db == "sqlite":
+        print("\nwhere a cold apply spends its time (one more cold apply, phases timed by wrappers; they nest):\n")
+        print(table(["phase", "wall s"], [[label, f"{seconds:.2f}"] for label, seconds in cold_apply_phases(state)]))
     print(json.dumps({t.label: [round(t.wall, 3), round(t.cpu, 3), round(t.gc, 3)] for t in results}), file=sys.stderr)
     return 0
 
